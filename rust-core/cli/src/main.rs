@@ -1,1 +1,161 @@
-fn main() {}
+//! `liveness`: the command-line tool for QA and integrators. It owns no logic of its own:
+//! each subcommand drives a library crate and prints what it returns.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand};
+use liveness_protocol::vectors::reference_vectors;
+use liveness_protocol::{Jwks, Nonce, ProtocolError, SessionOptions, SignedVerdict, derive_plan};
+
+mod protocol_demo;
+
+#[derive(Parser)]
+#[command(name = "liveness", version, about = "Face-liveness SDK tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Walk through one session's protocol in-process: options, plan, signed evidence,
+    /// server checks, signed verdict verified offline, and tampered copies refused.
+    ProtocolDemo,
+    /// Derive the challenge plan for a nonce and session options (JSON).
+    Plan {
+        /// The session nonce, unpadded base64url (32 bytes).
+        #[arg(long)]
+        nonce: String,
+        /// Session options as JSON; `@FILE` reads a file.
+        #[arg(long, default_value = "{}")]
+        options: String,
+    },
+    /// Verify a verdict offline against a JWKS file (exit code 1 if it does not verify).
+    VerifyVerdict {
+        /// The JWKS, as served at /.well-known/jwks.json.
+        #[arg(long)]
+        jwks: PathBuf,
+        /// A compact JWS verdict.
+        #[arg(
+            long,
+            conflicts_with = "signed_verdict",
+            required_unless_present = "signed_verdict"
+        )]
+        jws: Option<String>,
+        /// A JSON file holding a signed verdict (detached signature).
+        #[arg(long)]
+        signed_verdict: Option<PathBuf>,
+    },
+    /// Write a set of reference vectors (every signed artefact) as JSON, from a fresh random
+    /// seed unless one is given.
+    Vectors {
+        /// 32-byte seed as 64 hex characters.
+        #[arg(long)]
+        seed: Option<String>,
+        /// Unix time to stamp the artefacts with (default: now).
+        #[arg(long)]
+        now: Option<i64>,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Why a command failed, with the exit code it maps to.
+enum Failure {
+    Usage(String),
+    Protocol(ProtocolError),
+}
+
+impl From<ProtocolError> for Failure {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Protocol(e)) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::from(1)
+        }
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+fn run(command: Command) -> Result<(), Failure> {
+    match command {
+        Command::ProtocolDemo => protocol_demo::run().map_err(Failure::from),
+        Command::Plan { nonce, options } => {
+            let nonce = Nonce::from_b64url(&nonce)?;
+            let options = match options.strip_prefix('@') {
+                Some(path) => read(&PathBuf::from(path))?,
+                None => options.into_bytes(),
+            };
+            let options = SessionOptions::from_json(&options)?;
+            println!("{}", to_json(&derive_plan(&nonce, &options)?)?);
+            Ok(())
+        }
+        Command::VerifyVerdict {
+            jwks,
+            jws,
+            signed_verdict,
+        } => {
+            let jwks = Jwks::from_json(&read(&jwks)?)?;
+            let verdict = match (jws, signed_verdict) {
+                (Some(token), _) => jwks.verify_jws(token.trim())?,
+                (None, Some(path)) => jwks.verify(&SignedVerdict::from_json(&read(&path)?)?)?,
+                (None, None) => {
+                    return Err(Failure::Usage("give --jws or --signed-verdict".into()));
+                }
+            };
+            println!("signature OK");
+            println!("{}", to_json(&verdict)?);
+            Ok(())
+        }
+        Command::Vectors { seed, now, out } => {
+            let seed = match seed {
+                Some(hex_seed) => {
+                    let mut s = [0u8; 32];
+                    hex::decode_to_slice(&hex_seed, &mut s)
+                        .map_err(|_| Failure::Usage("--seed takes 64 hex characters".into()))?;
+                    s
+                }
+                None => {
+                    let mut s = [0u8; 32];
+                    getrandom::fill(&mut s).map_err(|e| ProtocolError::Random(e.to_string()))?;
+                    s
+                }
+            };
+            let vectors = reference_vectors(&seed, now.unwrap_or_else(unix_now))?;
+            let text = to_json(&vectors)? + "\n";
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", path.display())))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+    }
+}

@@ -76,6 +76,8 @@ pub enum ProtocolError {
     FrameCountMismatch { expected: usize, actual: usize },
     #[error("frame {index} does not match its SHA-256 in the manifest")]
     FrameHashMismatch { index: usize },
+    #[error("the evidence does not belong to this session: {what} differs")]
+    SessionMismatch { what: &'static str },
     #[error("a secret key is needed of at least {min} bytes, got {actual}")]
     WeakSecret { min: usize, actual: usize },
     #[error("the operating system's random number generator failed: {0}")]
@@ -107,6 +109,7 @@ impl ProtocolError {
             Self::StaleTimestamp { .. } => "stale_timestamp",
             Self::FrameCountMismatch { .. } => "frame_count_mismatch",
             Self::FrameHashMismatch { .. } => "frame_hash_mismatch",
+            Self::SessionMismatch { .. } => "session_mismatch",
             Self::WeakSecret { .. } => "weak_secret",
             Self::Random(_) => "random_failure",
         }

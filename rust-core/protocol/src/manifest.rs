@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoding::{Nonce, Sha256Digest, check_json, from_checked_json};
 use crate::error::{ProtocolError, Result};
 use crate::options::ChallengeKind;
+use crate::plan::ChallengePlan;
 
 pub const MANIFEST_FORMAT_VERSION: u32 = 1;
 
@@ -322,6 +323,36 @@ impl EvidenceManifest {
             if let Some(r) = &c.reason {
                 bounded("local_checks.reason", r, MAX_REASON_TEXT)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Checks that this evidence was made for the session the verifier holds: same session id
+    /// and nonce, the submission token it was uploaded with, and the plan's challenges in the
+    /// plan's order. A genuine recording made for another session fails here.
+    pub fn check_binding(
+        &self,
+        session_id: &str,
+        plan: &ChallengePlan,
+        submission_token: &[u8],
+    ) -> Result<()> {
+        let mismatch = |what| Err(ProtocolError::SessionMismatch { what });
+        if self.session_id != session_id {
+            return mismatch("session_id");
+        }
+        if self.nonce != plan.nonce {
+            return mismatch("nonce");
+        }
+        if self.submission_token_sha256 != Sha256Digest::of(submission_token) {
+            return mismatch("submission token");
+        }
+        if !self
+            .timeline
+            .iter()
+            .map(|s| s.kind)
+            .eq(plan.steps.iter().map(|s| s.kind))
+        {
+            return mismatch("challenge order");
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
 //! Tampered and malformed input: every case is a typed error, never a panic or a pass.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use ed25519_dalek::Signer;
 use liveness_protocol::encoding::b64url_encode;
 use liveness_protocol::vectors::sample_manifest;
@@ -64,6 +67,48 @@ fn any_flipped_byte_of_manifest_or_signature_is_refused() {
     let mut other_key = signed.clone();
     other_key.public_key = DeviceSigningKey::from_seed(&[6; 32]).public_key();
     assert!(other_key.verify().is_err());
+}
+
+#[test]
+fn evidence_is_bound_to_its_session_nonce_token_and_plan_order() {
+    let nonce = Nonce([9; 32]);
+    let options = SessionOptions {
+        challenge_count: Some(3),
+        ..Default::default()
+    };
+    let plan = derive_plan(&nonce, &options).unwrap();
+    let mut m = sample_manifest("ses_test", &nonce, &plan, &frames(), NOW).unwrap();
+    m.submission_token_sha256 = liveness_protocol::Sha256Digest::of(b"token");
+    m.check_binding("ses_test", &plan, b"token").unwrap();
+    let mismatch = |r| match r {
+        Err(ProtocolError::SessionMismatch { what }) => what,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        mismatch(m.check_binding("ses_other", &plan, b"token")),
+        "session_id"
+    );
+    assert_eq!(
+        mismatch(m.check_binding("ses_test", &plan, b"tokem")),
+        "submission token"
+    );
+    let other = derive_plan(&Nonce([8; 32]), &options).unwrap();
+    assert_eq!(
+        mismatch(m.check_binding("ses_test", &other, b"token")),
+        "nonce"
+    );
+    let mut reordered = m.clone();
+    reordered.timeline.swap(0, 1);
+    assert_eq!(
+        mismatch(reordered.check_binding("ses_test", &plan, b"token")),
+        "challenge order"
+    );
+    let mut short = m;
+    short.timeline.pop();
+    assert_eq!(
+        mismatch(short.check_binding("ses_test", &plan, b"token")),
+        "challenge order"
+    );
 }
 
 #[test]
@@ -287,12 +332,12 @@ fn verdict_fields_are_all_covered_by_the_signature() {
     assert_eq!(signed.confidence, 0.9123);
     assert_eq!(jwks.verify(&signed).unwrap(), verdict());
 
-    let tampers: Vec<Box<dyn Fn(&mut SignedVerdict)>> = vec![
-        Box::new(|s| s.session_id = "ses_other".into()),
-        Box::new(|s| s.verdict = VerdictKind::Spoof),
-        Box::new(|s| s.confidence = 0.9124),
-        Box::new(|s| s.timestamp += 1),
-        Box::new(|s| s.photo_sha256 = Some(liveness_protocol::Sha256Digest::of(b"x"))),
+    let tampers: [fn(&mut SignedVerdict); 5] = [
+        |s| s.session_id = "ses_other".into(),
+        |s| s.verdict = VerdictKind::Spoof,
+        |s| s.confidence = 0.9124,
+        |s| s.timestamp += 1,
+        |s| s.photo_sha256 = Some(liveness_protocol::Sha256Digest::of(b"x")),
     ];
     for t in tampers {
         let mut s = signed.clone();

@@ -1,5 +1,8 @@
 //! Committed vectors: RFC 8032, and our own reference set reproduced byte for byte.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::PathBuf;
 
 use liveness_protocol::device::SignedManifest;

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test of the project, after setting up what is missing (scripts/setup.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+bash scripts/setup.sh
+
+echo "== Rust tests"
+cargo test --workspace --locked
+
+echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, PyJWT, jwcrypto)"
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
+"$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \
+  rust-core/protocol/tests/vectors/reference.json "$scratch/fresh.json"
