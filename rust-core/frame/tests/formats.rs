@@ -216,7 +216,7 @@ fn bad_buffers_are_typed_errors() {
         Err(FrameError::OutputSize { len: 5, needed: 12 })
     ));
     // Odd sizes are fine: chroma planes round up.
-    OwnedFrame::from_rgb(&vec![0u8; 5 * 3 * 3], 5, 3, PixelFormat::I420)
+    OwnedFrame::from_rgb(&[0u8; 5 * 3 * 3], 5, 3, PixelFormat::I420)
         .unwrap()
         .as_frame()
         .unwrap();
