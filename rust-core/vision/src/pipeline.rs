@@ -1,0 +1,280 @@
+//! The per-frame pipeline: detect → track → mesh → (iris) → signals.
+//!
+//! As MediaPipe does, the detector does not run on every frame: the next frame's crop comes
+//! from this frame's landmarks, and detection runs again only when tracking is lost (low
+//! face presence), when the face jumps, or every `redetect_every` frames (which also keeps
+//! the face count current).
+
+use std::time::Instant;
+
+use liveness_frame::Frame;
+
+use crate::detector::{Detection, Detector};
+use crate::error::{Result, VisionError};
+use crate::landmarks as lm;
+use crate::mesh::{EyeDetail, FaceMesh, IrisRunner, MeshRunner, Roi};
+use crate::models::ModelSet;
+use crate::signals::{FaceSignals, face_signals};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineConfig {
+    /// Run the detector at least this often while tracking (frames).
+    pub redetect_every: u32,
+    /// Below this FaceMesh presence the track is dropped and the detector runs again.
+    pub min_presence: f32,
+    /// A face centre moving more than this fraction of the face size between frames counts
+    /// as a jump: detection runs again on the next frame.
+    pub max_jump: f32,
+    /// Refine the eyes with the iris model (costs two small model runs per frame).
+    pub iris: bool,
+    /// Try the full-range detector when the short-range one finds nothing.
+    pub full_range_fallback: bool,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            redetect_every: 15,
+            min_presence: 0.5,
+            max_jump: 0.5,
+            iris: false,
+            full_range_fallback: true,
+        }
+    }
+}
+
+impl PipelineConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.redetect_every == 0 {
+            return Err(VisionError::Config(
+                "redetect_every must be at least 1".into(),
+            ));
+        }
+        let presence_ok = (0.0..1.0).contains(&self.min_presence);
+        let jump_ok = self.max_jump.is_finite() && self.max_jump > 0.0;
+        if !(presence_ok && jump_ok) {
+            return Err(VisionError::Config(
+                "min_presence must be in 0..1 and max_jump > 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Microseconds spent in each stage of one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StageTimings {
+    pub detect_us: u64,
+    pub mesh_us: u64,
+    pub iris_us: u64,
+    pub signals_us: u64,
+    pub total_us: u64,
+}
+
+/// One face's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaceResult {
+    pub mesh: FaceMesh,
+    pub eyes: Option<(EyeDetail, EyeDetail)>,
+    pub signals: FaceSignals,
+    /// The detection this face was found with, on frames where the detector ran.
+    pub detection: Option<Detection>,
+    /// Whether this frame's crop came from the previous frame's landmarks.
+    pub tracked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameAnalysis {
+    /// Faces found by the most recent detection (it runs at least every `redetect_every`
+    /// frames); 0 when no face is tracked.
+    pub face_count: usize,
+    /// The main (largest) face.
+    pub face: Option<FaceResult>,
+    /// Whether the detector ran on this frame.
+    pub detector_ran: bool,
+    /// Mean luma of the whole frame (0..1): "too dark" when no face can be found.
+    pub frame_brightness: f32,
+    pub timings: StageTimings,
+}
+
+/// Per-stream state. One pipeline per camera stream; it is `Send`, not shared.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    detector: Detector,
+    full_range: Option<Detector>,
+    mesh: MeshRunner,
+    iris: Option<IrisRunner>,
+    track: Option<Roi>,
+    last_center: Option<[f32; 2]>,
+    since_detection: u32,
+    face_count: usize,
+    force_detect: bool,
+}
+
+fn micros(since: Instant) -> u64 {
+    since.elapsed().as_micros() as u64
+}
+
+impl Pipeline {
+    pub fn new(models: ModelSet, config: PipelineConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self {
+            detector: Detector::new(models.detector),
+            full_range: models.detector_full_range.map(Detector::new),
+            mesh: MeshRunner::new(models.mesh),
+            iris: models.iris.map(IrisRunner::new),
+            track: None,
+            last_center: None,
+            since_detection: 0,
+            face_count: 0,
+            force_detect: true,
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Forgets the tracked face (e.g. after the camera was paused).
+    pub fn reset(&mut self) {
+        self.track = None;
+        self.last_center = None;
+        self.face_count = 0;
+        self.force_detect = true;
+    }
+
+    fn detect(&mut self, frame: &Frame) -> Result<Vec<Detection>> {
+        let mut found = self.detector.detect(frame)?;
+        if found.is_empty()
+            && self.config.full_range_fallback
+            && let Some(full) = &mut self.full_range
+        {
+            found = full.detect(frame)?;
+        }
+        // The largest face is the user; the rest only count.
+        found.sort_by(|a, b| (b.bbox[2] * b.bbox[3]).total_cmp(&(a.bbox[2] * a.bbox[3])));
+        Ok(found)
+    }
+
+    /// Analyses one frame.
+    pub fn process(&mut self, frame: &Frame) -> Result<FrameAnalysis> {
+        let start = Instant::now();
+        let mut timings = StageTimings::default();
+        let frame_brightness = frame.mean_luma(32) / 255.0;
+        let mut detection = None;
+        let mut detector_ran = false;
+
+        let due = self.force_detect
+            || self.track.is_none()
+            || self.since_detection >= self.config.redetect_every;
+        if due {
+            let t = Instant::now();
+            let found = self.detect(frame)?;
+            timings.detect_us += micros(t);
+            detector_ran = true;
+            self.since_detection = 0;
+            self.force_detect = false;
+            self.face_count = found.len();
+            match found.into_iter().next() {
+                Some(d) => {
+                    self.track = Some(Roi::from_detection(&d));
+                    detection = Some(d);
+                }
+                None => self.track = None,
+            }
+        } else {
+            self.since_detection += 1;
+        }
+
+        let Some(roi) = self.track else {
+            self.reset();
+            timings.total_us = micros(start);
+            return Ok(FrameAnalysis {
+                face_count: 0,
+                face: None,
+                detector_ran,
+                frame_brightness,
+                timings,
+            });
+        };
+
+        let t = Instant::now();
+        let mut mesh = self.mesh.run(frame, roi)?;
+        timings.mesh_us += micros(t);
+        let mut tracked = !detector_ran;
+        if mesh.presence < self.config.min_presence && tracked {
+            // Tracking lost: look again in this same frame rather than dropping it.
+            let t = Instant::now();
+            let found = self.detect(frame)?;
+            timings.detect_us += micros(t);
+            detector_ran = true;
+            self.since_detection = 0;
+            self.face_count = found.len();
+            if let Some(d) = found.into_iter().next() {
+                let t = Instant::now();
+                mesh = self.mesh.run(frame, Roi::from_detection(&d))?;
+                timings.mesh_us += micros(t);
+                detection = Some(d);
+                tracked = false;
+            }
+        }
+        if mesh.presence < self.config.min_presence {
+            self.reset();
+            timings.total_us = micros(start);
+            return Ok(FrameAnalysis {
+                face_count: 0,
+                face: None,
+                detector_ran,
+                frame_brightness,
+                timings,
+            });
+        }
+
+        let eyes = match &mut self.iris {
+            Some(iris) if self.config.iris => {
+                let t = Instant::now();
+                let p = &mesh.points;
+                // The model knows the subject's left eye; the right one goes in mirrored.
+                let right =
+                    iris.run(frame, p[lm::RIGHT_EYE_OUTER], p[lm::RIGHT_EYE_INNER], true)?;
+                let left = iris.run(frame, p[lm::LEFT_EYE_INNER], p[lm::LEFT_EYE_OUTER], false)?;
+                timings.iris_us += micros(t);
+                Some((right, left))
+            }
+            _ => None,
+        };
+
+        let t = Instant::now();
+        let signals = face_signals(&mesh, self.mesh.last_crop(), eyes.as_ref(), frame.size());
+        timings.signals_us += micros(t);
+
+        let center = [
+            signals.face_box[0] + signals.face_box[2] / 2.0,
+            signals.face_box[1] + signals.face_box[3] / 2.0,
+        ];
+        let size = signals.face_box[2].max(signals.face_box[3]);
+        if let Some(prev) = self.last_center
+            && (center[0] - prev[0]).hypot(center[1] - prev[1]) > self.config.max_jump * size
+        {
+            self.force_detect = true;
+        }
+        self.last_center = Some(center);
+        self.track = Some(Roi::from_landmarks(&mesh.points));
+        timings.total_us = micros(start);
+        Ok(FrameAnalysis {
+            face_count: self.face_count.max(1),
+            face: Some(FaceResult {
+                mesh,
+                eyes,
+                signals,
+                detection,
+                tracked,
+            }),
+            detector_ran,
+            frame_brightness,
+            timings,
+        })
+    }
+}
