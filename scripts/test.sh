@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 bash scripts/setup.sh
 
+ORT_DYLIB_PATH=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
+export ORT_DYLIB_PATH
+
 echo "== Rust tests"
 cargo test --workspace --locked
 
@@ -14,3 +17,6 @@ trap 'rm -rf "$scratch"' EXIT
 cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
 "$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \
   rust-core/protocol/tests/vectors/reference.json "$scratch/fresh.json"
+
+echo "== tract vs onnxruntime on identical inputs (fp32 FaceMesh must agree within 1 px)"
+cargo run -q --locked -p liveness-cli -- compare-engines --max-px 1.0

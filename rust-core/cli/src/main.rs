@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use liveness_protocol::vectors::reference_vectors;
 use liveness_protocol::{Jwks, Nonce, ProtocolError, SessionOptions, SignedVerdict, derive_plan};
 
+mod bench;
 mod protocol_demo;
 
 #[derive(Parser)]
@@ -23,6 +24,25 @@ enum Command {
     /// Walk through one session's protocol in-process: options, plan, signed evidence,
     /// server checks, signed verdict verified offline, and tampered copies refused.
     ProtocolDemo,
+    /// Measure the vision pipeline per stage (tract, and onnxruntime side by side when
+    /// ORT_DYLIB_PATH names its library), fp32 and int8, on a 640x480 sequence.
+    Bench {
+        /// Frames per configuration.
+        #[arg(long, default_value_t = 150)]
+        frames: usize,
+        /// Include the iris refinement.
+        #[arg(long)]
+        iris: bool,
+        /// Also print where tract's time goes, per op type and model.
+        #[arg(long)]
+        ops: bool,
+    },
+    /// Compare tract's model outputs with onnxruntime's on identical real inputs (needs
+    /// ORT_DYLIB_PATH); exit code 1 if fp32 FaceMesh landmarks differ by more than --max-px.
+    CompareEngines {
+        #[arg(long, default_value_t = 1.0)]
+        max_px: f32,
+    },
     /// Derive the challenge plan for a nonce and session options (JSON).
     Plan {
         /// The session nonce, unpadded base64url (32 bytes).
@@ -67,6 +87,15 @@ enum Command {
 enum Failure {
     Usage(String),
     Protocol(ProtocolError),
+    Vision(liveness_vision::VisionError),
+    /// A check ran and its result was negative; it printed why.
+    CheckFailed,
+}
+
+impl From<liveness_vision::VisionError> for Failure {
+    fn from(e: liveness_vision::VisionError) -> Self {
+        Self::Vision(e)
+    }
 }
 
 impl From<ProtocolError> for Failure {
@@ -83,6 +112,11 @@ fn main() -> ExitCode {
             eprintln!("error [{}]: {e}", e.code());
             ExitCode::from(1)
         }
+        Err(Failure::Vision(e)) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::from(1)
+        }
+        Err(Failure::CheckFailed) => ExitCode::from(1),
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -107,6 +141,20 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::ProtocolDemo => protocol_demo::run().map_err(Failure::from),
+        Command::Bench { frames, iris, ops } => {
+            let with_ort = std::env::var_os("ORT_DYLIB_PATH").is_some();
+            if !with_ort {
+                eprintln!("note: ORT_DYLIB_PATH is not set: tract only (scripts/bench.sh sets it)");
+            }
+            Ok(bench::bench(frames, iris, with_ort, ops)?)
+        }
+        Command::CompareEngines { max_px } => {
+            if bench::compare(max_px)? {
+                Ok(())
+            } else {
+                Err(Failure::CheckFailed)
+            }
+        }
         Command::Plan { nonce, options } => {
             let nonce = Nonce::from_b64url(&nonce)?;
             let options = match options.strip_prefix('@') {

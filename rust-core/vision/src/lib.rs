@@ -15,6 +15,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(all(feature = "onnxruntime", feature = "bundled-models"))]
+pub mod compare;
 pub mod detector;
 pub mod error;
 pub mod landmarks;

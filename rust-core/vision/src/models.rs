@@ -115,6 +115,41 @@ fn manifest() -> Result<&'static [ManifestEntry]> {
         })
 }
 
+/// Checks `bytes` against the manifest, returning the entry and the bytes' SHA-256.
+fn check_hash(
+    kind: ModelKind,
+    precision: Precision,
+    bytes: &[u8],
+) -> Result<(&'static ManifestEntry, String)> {
+    let entry = manifest_entry(kind, precision)?;
+    let actual = hex::encode(Sha256::digest(bytes));
+    if actual != entry.sha256 {
+        return Err(VisionError::ModelHashMismatch {
+            model: entry.file.clone(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
+    }
+    Ok((entry, actual))
+}
+
+/// The process-wide onnxruntime environment, from the library named by `ORT_DYLIB_PATH`.
+#[cfg(feature = "onnxruntime")]
+fn onnxruntime_environment() -> Result<&'static ort::environment::Environment> {
+    static ENV: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
+    ENV.get_or_init(|| {
+        let path = std::env::var_os("ORT_DYLIB_PATH")
+            .ok_or("set ORT_DYLIB_PATH to the libonnxruntime.so inside the PyPI onnxruntime wheel (scripts/bench.sh does)")?;
+        ort::init_from(path).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| VisionError::ModelLoad {
+        model: "onnxruntime".into(),
+        reason: e.clone(),
+    })
+}
+
 /// The manifest entry for a model and precision.
 pub fn manifest_entry(kind: ModelKind, precision: Precision) -> Result<&'static ManifestEntry> {
     manifest()?
@@ -126,7 +161,24 @@ pub fn manifest_entry(kind: ModelKind, precision: Precision) -> Result<&'static 
         })
 }
 
-type Plan = Arc<TypedRunnableModel>;
+/// What runs the model: tract everywhere; onnxruntime only for measurement (feature
+/// `onnxruntime`).
+#[derive(Clone)]
+enum Engine {
+    Tract(Arc<TypedRunnableModel>),
+    #[cfg(feature = "onnxruntime")]
+    Ort(Arc<std::sync::Mutex<ort::session::Session>>),
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tract(_) => "tract",
+            #[cfg(feature = "onnxruntime")]
+            Self::Ort(_) => "onnxruntime",
+        })
+    }
+}
 
 /// A loaded, optimised model, ready to run.
 #[derive(Debug, Clone)]
@@ -134,22 +186,14 @@ pub struct Model {
     kind: ModelKind,
     precision: Precision,
     sha256: String,
-    plan: Plan,
+    engine: Engine,
 }
 
 impl Model {
     /// Loads a model from its bytes (an app's bundled asset), refusing any file whose SHA-256
     /// is not the one the SDK was built with.
     pub fn from_bytes(kind: ModelKind, precision: Precision, bytes: &[u8]) -> Result<Self> {
-        let entry = manifest_entry(kind, precision)?;
-        let actual = hex::encode(Sha256::digest(bytes));
-        if actual != entry.sha256 {
-            return Err(VisionError::ModelHashMismatch {
-                model: entry.file.clone(),
-                expected: entry.sha256.clone(),
-                actual,
-            });
-        }
+        let (entry, actual) = check_hash(kind, precision, bytes)?;
         let load_err = |e: TractError| VisionError::ModelLoad {
             model: entry.file.clone(),
             reason: format!("{e:#}"),
@@ -164,25 +208,101 @@ impl Model {
             .map_err(load_err)?
             .into_runnable()
             .map_err(load_err)?;
-        let model = Self {
+        Self {
             kind,
             precision,
             sha256: actual,
-            plan,
-        };
-        // A model that loads but answers in another shape would give garbage downstream.
-        let outputs = model.run(&vec![0.0; side * side * 3])?;
+            engine: Engine::Tract(plan),
+        }
+        .checked(entry)
+    }
+
+    /// A model that loads but answers in another shape would give garbage downstream.
+    fn checked(self, entry: &ManifestEntry) -> Result<Self> {
+        let side = self.kind.input_side();
+        let outputs = self.run(&vec![0.0; side * side * 3])?;
         let lens: Vec<usize> = outputs.iter().map(|o| o.len()).collect();
-        if lens != kind.output_lens() {
+        if lens != self.kind.output_lens() {
             return Err(VisionError::ModelLoad {
                 model: entry.file.clone(),
                 reason: format!(
                     "outputs have {lens:?} values, expected {:?}",
-                    kind.output_lens()
+                    self.kind.output_lens()
                 ),
             });
         }
-        Ok(model)
+        Ok(self)
+    }
+
+    /// The same model run by onnxruntime instead of tract, single-threaded, for comparisons
+    /// and benchmarks. The library is loaded from `ORT_DYLIB_PATH`.
+    #[cfg(feature = "onnxruntime")]
+    pub fn from_bytes_onnxruntime(
+        kind: ModelKind,
+        precision: Precision,
+        bytes: &[u8],
+    ) -> Result<Self> {
+        let (entry, actual) = check_hash(kind, precision, bytes)?;
+        let err = |e: String| VisionError::ModelLoad {
+            model: entry.file.clone(),
+            reason: e,
+        };
+        let env = onnxruntime_environment()?;
+        let session = ort::session::Session::builder(env)
+            .map_err(|e| err(e.to_string()))?
+            .with_intra_threads(1)
+            .map_err(|e| err(e.to_string()))?
+            .commit_from_memory(bytes)
+            .map_err(|e| err(e.to_string()))?;
+        Self {
+            kind,
+            precision,
+            sha256: actual,
+            engine: Engine::Ort(Arc::new(std::sync::Mutex::new(session))),
+        }
+        .checked(entry)
+    }
+
+    /// Where tract spends its time in this model: milliseconds per run for each op type,
+    /// averaged over `runs`, largest first. `None` for another engine.
+    pub fn profile_ops(&self, input: &[f32], runs: usize) -> Result<Option<Vec<(String, f64)>>> {
+        let Engine::Tract(plan) = &self.engine else {
+            return Ok(None);
+        };
+        let side = self.kind.input_side();
+        let err = |e: TractError| VisionError::Inference {
+            model: self.kind.name(),
+            reason: format!("{e:#}"),
+        };
+        let mut totals: std::collections::BTreeMap<String, f64> = Default::default();
+        let mut state = tract_onnx::tract_core::plan::SimpleState::new(plan).map_err(err)?;
+        for _ in 0..runs.max(1) {
+            let tensor = Tensor::from_shape(&[1, side, side, 3], input).map_err(err)?;
+            state
+                .run_plan_with_eval(tvec!(tensor.into()), |ctx, op_state, node, inputs| {
+                    let t = std::time::Instant::now();
+                    let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
+                    *totals.entry(node.op().name().to_string()).or_default() +=
+                        t.elapsed().as_secs_f64() * 1000.0;
+                    out
+                })
+                .map_err(err)?;
+        }
+        let mut ops: Vec<(String, f64)> = totals
+            .into_iter()
+            .map(|(k, v)| (k, v / runs.max(1) as f64))
+            .collect();
+        ops.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(Some(ops))
+    }
+
+    /// `tract` or `onnxruntime`.
+    pub fn engine_name(&self) -> &'static str {
+        match self.engine {
+            Engine::Tract(_) => "tract",
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(_) => "onnxruntime",
+        }
     }
 
     /// Loads `dir/<file from the manifest>`.
@@ -211,22 +331,42 @@ impl Model {
     /// Runs the model on one NHWC input and returns each output flattened.
     pub fn run(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
         let side = self.kind.input_side();
-        let err = |e: TractError| VisionError::Inference {
+        let fail = |reason: String| VisionError::Inference {
             model: self.kind.name(),
-            reason: format!("{e:#}"),
+            reason,
         };
-        let tensor = Tensor::from_shape(&[1, side, side, 3], input).map_err(err)?;
-        let outputs = self.plan.run(tvec!(tensor.into())).map_err(err)?;
-        outputs
-            .iter()
-            .map(|o| {
-                Ok(o.try_as_plain_ram()
-                    .map_err(err)?
-                    .as_slice::<f32>()
-                    .map_err(err)?
-                    .to_vec())
-            })
-            .collect()
+        match &self.engine {
+            Engine::Tract(plan) => {
+                let err = |e: TractError| fail(format!("{e:#}"));
+                let tensor = Tensor::from_shape(&[1, side, side, 3], input).map_err(err)?;
+                let outputs = plan.run(tvec!(tensor.into())).map_err(err)?;
+                outputs
+                    .iter()
+                    .map(|o| {
+                        Ok(o.try_as_plain_ram()
+                            .map_err(err)?
+                            .as_slice::<f32>()
+                            .map_err(err)?
+                            .to_vec())
+                    })
+                    .collect()
+            }
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(session) => {
+                let err = |e: ort::Error| fail(e.to_string());
+                let tensor =
+                    ort::value::Tensor::from_array(([1usize, side, side, 3], input.to_vec()))
+                        .map_err(err)?;
+                let mut session = session
+                    .lock()
+                    .map_err(|_| fail("session lock poisoned".into()))?;
+                let outputs = session.run(ort::inputs![tensor]).map_err(err)?;
+                outputs
+                    .values()
+                    .map(|v| Ok(v.try_extract_tensor::<f32>().map_err(err)?.1.to_vec()))
+                    .collect()
+            }
+        }
     }
 }
 
@@ -287,6 +427,19 @@ impl ModelSet {
             )?),
             mesh: Model::from_dir(ModelKind::FaceMesh, precision, dir)?,
             iris: Some(Model::from_dir(ModelKind::Iris, precision, dir)?),
+        })
+    }
+
+    /// Every model from the copies compiled into the binary, run by onnxruntime.
+    #[cfg(all(feature = "bundled-models", feature = "onnxruntime"))]
+    pub fn bundled_onnxruntime(precision: Precision) -> Result<Self> {
+        let load =
+            |kind| Model::from_bytes_onnxruntime(kind, precision, bundled::bytes(kind, precision));
+        Ok(Self {
+            detector: load(ModelKind::DetectorShortRange)?,
+            detector_full_range: Some(load(ModelKind::DetectorFullRange)?),
+            mesh: load(ModelKind::FaceMesh)?,
+            iris: Some(load(ModelKind::Iris)?),
         })
     }
 

@@ -85,8 +85,8 @@ pub struct FaceResult {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FrameAnalysis {
-    /// Faces found by the most recent detection (it runs at least every `redetect_every`
-    /// frames); 0 when no face is tracked.
+    /// Faces found by the most recent detection and confirmed by FaceMesh (detection runs at
+    /// least every `redetect_every` frames); 0 when no face is tracked.
     pub face_count: usize,
     /// The main (largest) face.
     pub face: Option<FaceResult>,
@@ -111,6 +111,9 @@ pub struct Pipeline {
     face_count: usize,
     force_detect: bool,
 }
+
+/// Most detections confirmed with FaceMesh on one frame: bounds the cost of a crowded frame.
+const MAX_CONFIRMED_FACES: usize = 4;
 
 fn micros(since: Instant) -> u64 {
     since.elapsed().as_micros() as u64
@@ -158,6 +161,40 @@ impl Pipeline {
         Ok(found)
     }
 
+    /// Detects, then confirms each candidate with FaceMesh's presence score, so a detector
+    /// false positive neither becomes the user nor counts as a second face. Returns the
+    /// number of confirmed faces and the largest one.
+    fn detect_and_confirm(
+        &mut self,
+        frame: &Frame,
+        timings: &mut StageTimings,
+    ) -> Result<(usize, Option<(Detection, FaceMesh)>)> {
+        let t = Instant::now();
+        let found = self.detect(frame)?;
+        timings.detect_us += micros(t);
+        let t = Instant::now();
+        let mut confirmed = 0;
+        let mut main: Option<(Detection, FaceMesh)> = None;
+        let mut main_was_last = false;
+        for d in found.into_iter().take(MAX_CONFIRMED_FACES) {
+            let mesh = self.mesh.run(frame, Roi::from_detection(&d))?;
+            main_was_last = false;
+            if mesh.presence >= self.config.min_presence {
+                confirmed += 1;
+                if main.is_none() {
+                    main = Some((d, mesh));
+                    main_was_last = true;
+                }
+            }
+        }
+        // The signals read the mesh runner's last crop: make it the user's face again.
+        if let (Some((_, mesh)), false) = (&mut main, main_was_last) {
+            *mesh = self.mesh.run(frame, mesh.roi)?;
+        }
+        timings.mesh_us += micros(t);
+        Ok((confirmed, main))
+    }
+
     /// Analyses one frame.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameAnalysis> {
         let start = Instant::now();
@@ -165,30 +202,31 @@ impl Pipeline {
         let frame_brightness = frame.mean_luma(32) / 255.0;
         let mut detection = None;
         let mut detector_ran = false;
+        let mut mesh = None;
 
-        let due = self.force_detect
-            || self.track.is_none()
-            || self.since_detection >= self.config.redetect_every;
-        if due {
+        let due = self.force_detect || self.since_detection >= self.config.redetect_every;
+        if let (Some(roi), false) = (self.track, due) {
+            self.since_detection += 1;
             let t = Instant::now();
-            let found = self.detect(frame)?;
-            timings.detect_us += micros(t);
+            let tracked = self.mesh.run(frame, roi)?;
+            timings.mesh_us += micros(t);
+            // Below the presence threshold the track is lost: detect again in this frame.
+            if tracked.presence >= self.config.min_presence {
+                mesh = Some(tracked);
+            }
+        }
+        if mesh.is_none() {
             detector_ran = true;
             self.since_detection = 0;
             self.force_detect = false;
-            self.face_count = found.len();
-            match found.into_iter().next() {
-                Some(d) => {
-                    self.track = Some(Roi::from_detection(&d));
-                    detection = Some(d);
-                }
-                None => self.track = None,
+            let (count, main) = self.detect_and_confirm(frame, &mut timings)?;
+            self.face_count = count;
+            if let Some((d, m)) = main {
+                detection = Some(d);
+                mesh = Some(m);
             }
-        } else {
-            self.since_detection += 1;
         }
-
-        let Some(roi) = self.track else {
+        let Some(mesh) = mesh else {
             self.reset();
             timings.total_us = micros(start);
             return Ok(FrameAnalysis {
@@ -199,38 +237,7 @@ impl Pipeline {
                 timings,
             });
         };
-
-        let t = Instant::now();
-        let mut mesh = self.mesh.run(frame, roi)?;
-        timings.mesh_us += micros(t);
-        let mut tracked = !detector_ran;
-        if mesh.presence < self.config.min_presence && tracked {
-            // Tracking lost: look again in this same frame rather than dropping it.
-            let t = Instant::now();
-            let found = self.detect(frame)?;
-            timings.detect_us += micros(t);
-            detector_ran = true;
-            self.since_detection = 0;
-            self.face_count = found.len();
-            if let Some(d) = found.into_iter().next() {
-                let t = Instant::now();
-                mesh = self.mesh.run(frame, Roi::from_detection(&d))?;
-                timings.mesh_us += micros(t);
-                detection = Some(d);
-                tracked = false;
-            }
-        }
-        if mesh.presence < self.config.min_presence {
-            self.reset();
-            timings.total_us = micros(start);
-            return Ok(FrameAnalysis {
-                face_count: 0,
-                face: None,
-                detector_ran,
-                frame_brightness,
-                timings,
-            });
-        }
+        let tracked = !detector_ran;
 
         let eyes = match &mut self.iris {
             Some(iris) if self.config.iris => {
@@ -264,7 +271,7 @@ impl Pipeline {
         self.track = Some(Roi::from_landmarks(&mesh.points));
         timings.total_us = micros(start);
         Ok(FrameAnalysis {
-            face_count: self.face_count.max(1),
+            face_count: self.face_count,
             face: Some(FaceResult {
                 mesh,
                 eyes,

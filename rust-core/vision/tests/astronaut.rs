@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use liveness_frame::{Affine2, OwnedFrame, PixelFormat, Rotation};
+use liveness_frame::{OwnedFrame, PixelFormat, Rotation};
 use liveness_vision::{PipelineConfig, landmarks as lm};
 
 fn dist(a: [f32; 2], b: [f32; 3]) -> f32 {
@@ -16,7 +16,7 @@ fn dist(a: [f32; 2], b: [f32; 3]) -> f32 {
 #[test]
 fn finds_the_face_and_puts_eye_points_on_the_eyes() {
     let mut p = pipeline();
-    let out = p.process(&astronaut().frame()).unwrap();
+    let out = p.process(&frame(astronaut())).unwrap();
     assert_eq!(out.face_count, 1);
     let face = out.face.unwrap();
     let d = face.detection.clone().unwrap();
@@ -64,7 +64,7 @@ fn iris_refinement_finds_the_pupils() {
         iris: true,
         ..Default::default()
     });
-    let face = p.process(&astronaut().frame()).unwrap().face.unwrap();
+    let face = p.process(&frame(astronaut())).unwrap().face.unwrap();
     let (right, left) = face.eyes.unwrap();
     for (eye, want) in [(&right, RIGHT_EYE), (&left, LEFT_EYE)] {
         let c = eye.iris[0];
@@ -81,10 +81,10 @@ fn iris_refinement_finds_the_pupils() {
 fn mirroring_flips_yaw_and_swaps_symmetric_landmarks() {
     let img = astronaut();
     let mut p = pipeline();
-    let a = p.process(&img.frame()).unwrap().face.unwrap();
+    let a = p.process(&frame(img)).unwrap().face.unwrap();
     let mut p = pipeline();
     let b = p
-        .process(&img.frame().with_mirroring(true))
+        .process(&frame(img).with_mirroring(true))
         .unwrap()
         .face
         .unwrap();
@@ -93,7 +93,7 @@ fn mirroring_flips_yaw_and_swaps_symmetric_landmarks() {
     assert!((a.signals.pose.roll + b.signals.pose.roll).abs() < 2.0);
     // Every symmetric pair: the subject's right point of the mirror image sits where the
     // left point of the original is, mirrored. This checks the pair table itself.
-    let w = img.w as f32;
+    let w = img.width as f32;
     let mut worst = 0.0f32;
     for &(r, l) in &lm::SYMMETRIC_PAIRS {
         let orig = a.mesh.points[l];
@@ -107,7 +107,7 @@ fn mirroring_flips_yaw_and_swaps_symmetric_landmarks() {
 fn rotated_image_shows_roll_and_turned_frames_read_upright() {
     let img = astronaut();
     let base = pipeline()
-        .process(&img.frame())
+        .process(&frame(img))
         .unwrap()
         .face
         .unwrap()
@@ -116,12 +116,9 @@ fn rotated_image_shows_roll_and_turned_frames_read_upright() {
         .roll;
     for deg in [-25.0f32, 20.0] {
         // Rotate the picture content by `deg` (clockwise) about the face.
-        let (c, s) = (deg.to_radians().cos(), deg.to_radians().sin());
-        let (cx, cy) = (222.0, 118.0);
-        let to_src = Affine2::new(c, s, cx - c * cx - s * cy, -s, c, cy + s * cx - c * cy);
-        let rotated = img.warped(to_src, img.w, img.h, 0);
+        let rotated = img.rotated(deg, 222.0, 118.0).unwrap();
         let roll = pipeline()
-            .process(&rotated.frame())
+            .process(&frame(&rotated))
             .unwrap()
             .face
             .unwrap()
@@ -135,13 +132,13 @@ fn rotated_image_shows_roll_and_turned_frames_read_upright() {
     }
     // A buffer delivered sideways with its rotation tag gives the same upright landmarks.
     let reference = pipeline()
-        .process(&img.frame())
+        .process(&frame(img))
         .unwrap()
         .face
         .unwrap()
         .mesh
         .points;
-    let (w, h) = (img.w as usize, img.h as usize);
+    let (w, h) = (img.width as usize, img.height as usize);
     let mut sideways = vec![0u8; w * h * 3];
     // Rotated counter-clockwise: the camera's R90 buffer for this upright picture.
     for sy in 0..w {
@@ -173,7 +170,7 @@ fn rotated_image_shows_roll_and_turned_frames_read_upright() {
 fn every_frame_format_gives_the_same_landmarks() {
     let img = astronaut();
     let reference = pipeline()
-        .process(&img.frame())
+        .process(&frame(img))
         .unwrap()
         .face
         .unwrap()
@@ -186,7 +183,7 @@ fn every_frame_format_gives_the_same_landmarks() {
         PixelFormat::Nv12,
         PixelFormat::I420,
     ] {
-        let owned = OwnedFrame::from_rgb(&img.rgb, img.w, img.h, format).unwrap();
+        let owned = OwnedFrame::from_rgb(&img.rgb, img.width, img.height, format).unwrap();
         let got = pipeline()
             .process(&owned.as_frame().unwrap())
             .unwrap()
@@ -207,48 +204,22 @@ fn every_frame_format_gives_the_same_landmarks() {
 fn empty_frame_has_no_face() {
     for value in [0u8, 128, 255] {
         let out = pipeline()
-            .process(&Image::blank(640, 480, value).frame())
+            .process(&frame(&RgbImage::blank(640, 480, value)))
             .unwrap();
         assert_eq!(out.face_count, 0);
         assert!(out.face.is_none());
     }
     let dark = pipeline()
-        .process(&Image::blank(64, 48, 10).frame())
+        .process(&frame(&RgbImage::blank(64, 48, 10)))
         .unwrap();
     assert!(dark.frame_brightness < 0.05);
-}
-
-/// The astronaut scaled by `scale` and placed with its face at (`fx`, `fy`) in a 640×480
-/// grey canvas.
-fn placed(scale: f32, fx: f32, fy: f32) -> Image {
-    let img = astronaut();
-    let to_src = Affine2::new(
-        1.0 / scale,
-        0.0,
-        222.0 - fx / scale,
-        0.0,
-        1.0 / scale,
-        118.0 - fy / scale,
-    );
-    img.warped(to_src, 640, 480, 110)
 }
 
 #[test]
 fn two_faces_are_counted() {
     let mut canvas = placed(0.9, 170.0, 200.0);
-    let right = placed(0.9, 470.0, 220.0);
-    // Take the right half from the second placement.
-    let half = Image {
-        rgb: (0..480u32)
-            .flat_map(|y| {
-                right.rgb[((y * 640 + 320) * 3) as usize..((y * 640 + 640) * 3) as usize].to_vec()
-            })
-            .collect(),
-        w: 320,
-        h: 480,
-    };
-    canvas.paste(&half, 320, 0);
-    let out = pipeline().process(&canvas.frame()).unwrap();
+    canvas.paste_columns(&placed(0.9, 470.0, 220.0), 320, 640);
+    let out = pipeline().process(&frame(&canvas)).unwrap();
     assert_eq!(out.face_count, 2);
     assert!(out.face.is_some());
 }
@@ -257,7 +228,7 @@ fn two_faces_are_counted() {
 fn a_small_face_is_found_or_tracked() {
     // Found directly by the full-range fallback...
     let small = placed(0.45, 320.0, 240.0);
-    let out = pipeline().process(&small.frame()).unwrap();
+    let out = pipeline().process(&frame(&small)).unwrap();
     assert_eq!(out.face_count, 1, "face of ~45 px not found");
     // ...and without it, tracked as the user moves away.
     let mut p = pipeline_with(PipelineConfig {
@@ -268,7 +239,7 @@ fn a_small_face_is_found_or_tracked() {
     let mut last = None;
     for step in 0..=12 {
         let scale = 1.0 - step as f32 * 0.045;
-        let out = p.process(&placed(scale, 320.0, 240.0).frame()).unwrap();
+        let out = p.process(&frame(&placed(scale, 320.0, 240.0))).unwrap();
         last = out.face.map(|f| (f.tracked, f.signals.face_size));
         assert!(last.is_some(), "lost at scale {scale}");
     }
@@ -283,7 +254,7 @@ fn tracking_skips_the_detector_and_stays_on_the_face() {
     let mut detector_runs = 0;
     let mut first = None;
     for _ in 0..20 {
-        let out = p.process(&frame_img.frame()).unwrap();
+        let out = p.process(&frame(&frame_img)).unwrap();
         detector_runs += out.detector_ran as u32;
         let pts = out.face.unwrap().mesh.points;
         let f = first.get_or_insert_with(|| pts.clone());

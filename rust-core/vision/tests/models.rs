@@ -68,12 +68,12 @@ fn corrupt_truncated_or_swapped_files_are_refused() {
 #[test]
 fn int8_models_agree_with_fp32_on_the_photo() {
     let fp = pipeline()
-        .process(&astronaut().frame())
+        .process(&frame(astronaut()))
         .unwrap()
         .face
         .unwrap();
     let mut p = Pipeline::new(models(Precision::Int8), PipelineConfig::default()).unwrap();
-    let q = p.process(&astronaut().frame()).unwrap().face.unwrap();
+    let q = p.process(&frame(astronaut())).unwrap().face.unwrap();
     let errs: Vec<f32> = fp
         .mesh
         .points
@@ -116,6 +116,24 @@ fn invalid_config_is_a_typed_error() {
                 .unwrap_err()
                 .code(),
             "invalid_config"
+        );
+    }
+}
+
+#[test]
+fn detector_false_positives_are_neither_the_user_nor_a_second_face() {
+    // On this darker copy the int8 detector also fires on a non-face region; FaceMesh
+    // presence must reject it.
+    let darker = astronaut().with_gain(0.6);
+    for precision in [Precision::Fp32, Precision::Int8] {
+        let mut p = Pipeline::new(models(precision), PipelineConfig::default()).unwrap();
+        let out = p.process(&frame(&darker)).unwrap();
+        assert_eq!(out.face_count, 1, "{precision:?}");
+        let face = out.face.unwrap();
+        let c = face.signals.face_box;
+        assert!(
+            (c[0]..c[0] + c[2]).contains(&222.0) && (c[1]..c[1] + c[3]).contains(&118.0),
+            "{precision:?}: {c:?}"
         );
     }
 }
