@@ -127,11 +127,12 @@ fn sequence(frames: usize) -> Result<Vec<OwnedFrame>> {
         .collect()
 }
 
-fn run(models: ModelSet, iris: bool, seq: &[OwnedFrame]) -> Result<Stats> {
+fn run(models: ModelSet, iris: bool, threads: usize, seq: &[OwnedFrame]) -> Result<Stats> {
     let mut pipeline = Pipeline::new(
         models,
         PipelineConfig {
             iris,
+            threads,
             ..Default::default()
         },
     )?;
@@ -202,7 +203,7 @@ fn print_ops() -> Result<()> {
     Ok(())
 }
 
-pub fn bench(frames: usize, iris: bool, with_ort: bool, ops: bool) -> Result<()> {
+pub fn bench(frames: usize, iris: bool, threads: usize, with_ort: bool, ops: bool) -> Result<()> {
     let seq = sequence(frames.max(10))?;
     println!(
         "Vision pipeline, 640x480, {} frames, single thread, iris {}",
@@ -235,7 +236,7 @@ pub fn bench(frames: usize, iris: bool, with_ort: bool, ops: bool) -> Result<()>
             engines.push(("onnxruntime", ModelSet::bundled_onnxruntime(precision)?));
         }
         for (engine, models) in engines {
-            let s = run(models, iris, &seq)?;
+            let s = run(models, iris, threads, &seq)?;
             println!(
                 "{:<12} {:>5} {:>11.2} {:>9.2} {:>9.2} {:>12.2} {:>12.2} {:>9}",
                 engine,

@@ -36,6 +36,9 @@ enum Command {
         /// Also print where tract's time goes, per op type and model.
         #[arg(long)]
         ops: bool,
+        /// Threads for tract's matrix kernels.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Compare tract's model outputs with onnxruntime's on identical real inputs (needs
     /// ORT_DYLIB_PATH); exit code 1 if fp32 FaceMesh landmarks differ by more than --max-px.
@@ -141,12 +144,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::ProtocolDemo => protocol_demo::run().map_err(Failure::from),
-        Command::Bench { frames, iris, ops } => {
+        Command::Bench {
+            frames,
+            iris,
+            ops,
+            threads,
+        } => {
             let with_ort = std::env::var_os("ORT_DYLIB_PATH").is_some();
             if !with_ort {
                 eprintln!("note: ORT_DYLIB_PATH is not set: tract only (scripts/bench.sh sets it)");
             }
-            Ok(bench::bench(frames, iris, with_ort, ops)?)
+            Ok(bench::bench(frames, iris, threads, with_ort, ops)?)
         }
         Command::CompareEngines { max_px } => {
             if bench::compare(max_px)? {

@@ -266,8 +266,10 @@ impl Model {
     /// Where tract spends its time in this model: milliseconds per run for each op type,
     /// averaged over `runs`, largest first. `None` for another engine.
     pub fn profile_ops(&self, input: &[f32], runs: usize) -> Result<Option<Vec<(String, f64)>>> {
-        let Engine::Tract(plan) = &self.engine else {
-            return Ok(None);
+        let plan = match &self.engine {
+            Engine::Tract(plan) => plan,
+            #[cfg(feature = "onnxruntime")]
+            Engine::Ort(_) => return Ok(None),
         };
         let side = self.kind.input_side();
         let err = |e: TractError| VisionError::Inference {

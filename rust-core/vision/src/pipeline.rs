@@ -5,7 +5,10 @@
 //! face presence), when the face jumps, or every `redetect_every` frames (which also keeps
 //! the face count current).
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use tract_linalg::multithread::{Executor, multithread_tract_scope};
 
 use liveness_frame::Frame;
 
@@ -29,6 +32,9 @@ pub struct PipelineConfig {
     pub iris: bool,
     /// Try the full-range detector when the short-range one finds nothing.
     pub full_range_fallback: bool,
+    /// Threads for the models' matrix kernels. 1 (the default) runs everything on the
+    /// calling thread, which suits a camera callback best.
+    pub threads: usize,
 }
 
 impl Default for PipelineConfig {
@@ -39,6 +45,7 @@ impl Default for PipelineConfig {
             max_jump: 0.5,
             iris: false,
             full_range_fallback: true,
+            threads: 1,
         }
     }
 }
@@ -52,6 +59,9 @@ impl PipelineConfig {
         }
         let presence_ok = (0.0..1.0).contains(&self.min_presence);
         let jump_ok = self.max_jump.is_finite() && self.max_jump > 0.0;
+        if !(1..=16).contains(&self.threads) {
+            return Err(VisionError::Config("threads must be 1..=16".into()));
+        }
         if !(presence_ok && jump_ok) {
             return Err(VisionError::Config(
                 "min_presence must be in 0..1 and max_jump > 0".into(),
@@ -110,6 +120,8 @@ pub struct Pipeline {
     since_detection: u32,
     face_count: usize,
     force_detect: bool,
+    /// tract's thread pool when `threads > 1`.
+    executor: Option<Executor>,
 }
 
 /// Most detections confirmed with FaceMesh on one frame: bounds the cost of a crowded frame.
@@ -122,7 +134,20 @@ fn micros(since: Instant) -> u64 {
 impl Pipeline {
     pub fn new(models: ModelSet, config: PipelineConfig) -> Result<Self> {
         config.validate()?;
+        // Built here rather than by tract, whose own constructor panics when the OS refuses
+        // threads.
+        let executor = match config.threads {
+            1 => None,
+            n => Some(Executor::MultiThread(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("liveness-vision-{i}"))
+                    .build()
+                    .map_err(|e| VisionError::Config(format!("cannot start {n} threads: {e}")))?,
+            ))),
+        };
         Ok(Self {
+            executor,
             detector: Detector::new(models.detector),
             full_range: models.detector_full_range.map(Detector::new),
             mesh: MeshRunner::new(models.mesh),
@@ -197,6 +222,13 @@ impl Pipeline {
 
     /// Analyses one frame.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameAnalysis> {
+        match self.executor.clone() {
+            Some(executor) => multithread_tract_scope(executor, || self.process_frame(frame)),
+            None => self.process_frame(frame),
+        }
+    }
+
+    fn process_frame(&mut self, frame: &Frame) -> Result<FrameAnalysis> {
         let start = Instant::now();
         let mut timings = StageTimings::default();
         let frame_brightness = frame.mean_luma(32) / 255.0;

@@ -137,3 +137,31 @@ fn detector_false_positives_are_neither_the_user_nor_a_second_face() {
         );
     }
 }
+
+#[test]
+fn more_threads_give_the_same_landmarks() {
+    let one = pipeline()
+        .process(&frame(astronaut()))
+        .unwrap()
+        .face
+        .unwrap()
+        .mesh
+        .points;
+    let mut p = pipeline_with(PipelineConfig {
+        threads: 2,
+        ..Default::default()
+    });
+    let two = p
+        .process(&frame(astronaut()))
+        .unwrap()
+        .face
+        .unwrap()
+        .mesh
+        .points;
+    let worst = one
+        .iter()
+        .zip(&two)
+        .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
+        .fold(0.0, f32::max);
+    assert!(worst < 0.01, "{worst}");
+}
