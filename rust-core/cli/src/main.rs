@@ -11,6 +11,7 @@ use liveness_protocol::{Jwks, Nonce, ProtocolError, SessionOptions, SignedVerdic
 
 mod bench;
 mod protocol_demo;
+mod subject;
 
 #[derive(Parser)]
 #[command(name = "liveness", version, about = "Face-liveness SDK tools")]
@@ -45,6 +46,23 @@ enum Command {
     CompareEngines {
         #[arg(long, default_value_t = 1.0)]
         max_px: f32,
+    },
+    /// Render a synthetic-subject script (TOML/JSON) to a PNG folder or a .y4m video.
+    Render {
+        script: PathBuf,
+        /// A folder (PNG frames) or a file ending in .y4m.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Per-frame vision signals of a PNG folder or .y4m video, as JSON lines.
+    Analyze {
+        input: PathBuf,
+        /// Include the iris refinement (lid opening per eye).
+        #[arg(long)]
+        iris: bool,
+        /// Frame rate of a PNG folder (a .y4m file carries its own).
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
     },
     /// Derive the challenge plan for a nonce and session options (JSON).
     Plan {
@@ -144,6 +162,12 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::ProtocolDemo => protocol_demo::run().map_err(Failure::from),
+        Command::Render { script, out } => subject::render(&script, &out)
+            .map(drop)
+            .map_err(Failure::Usage),
+        Command::Analyze { input, iris, fps } => {
+            subject::analyze(&input, iris, fps).map_err(Failure::Usage)
+        }
         Command::Bench {
             frames,
             iris,

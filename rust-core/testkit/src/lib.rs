@@ -1,11 +1,23 @@
 //! # liveness-testkit
 //!
-//! Test subjects for the SDK. No registry ships videos of people doing liveness challenges,
-//! so tests, benchmarks, the CLI and the demo pose one real, public-domain photo
-//! (`assets/astronaut.png`, NASA, from the scikit-image wheel). Never linked into the mobile
-//! library.
+//! Synthetic test subjects for the SDK. No registry ships videos of people blinking or turning
+//! their heads, nor spoof recordings, so tests, benchmarks, the CLI and the demo render one real,
+//! public-domain photo (`assets/astronaut.png`, NASA, from the scikit-image wheel) as a textured
+//! 3-D head ([`HeadModel`]) that performs a timeline [`Script`] — poses, blinks, smiles,
+//! distance, lighting, camera noise — or stages an attack (printed photo, screen replay, two
+//! faces, occlusion). [`Renderer`] output goes to any `Frame` format, PNG folders or `.y4m`.
+//! Never linked into the mobile library.
 
 #![forbid(unsafe_code)]
+
+pub mod head;
+pub mod output;
+pub mod render;
+pub mod script;
+
+pub use head::{Expression, HeadModel};
+pub use render::Renderer;
+pub use script::{Script, ScriptError};
 
 use std::sync::OnceLock;
 
@@ -164,5 +176,33 @@ mod tests {
         // Outside the photo is the fill.
         let far = RgbImage::astronaut_placed(0.1, 10.0, 10.0, 200, 160, 7).unwrap();
         assert_eq!(at(&far, 199, 159), 7);
+    }
+}
+
+#[cfg(test)]
+mod subject_tests {
+    use super::*;
+
+    /// Every shipped example script parses and renders.
+    #[test]
+    fn example_scripts_parse_and_render() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("subjects");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let script =
+                    Script::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                assert!(
+                    !script.name.is_empty() && path.ends_with(format!("{}.toml", script.name)),
+                    "{}",
+                    path.display()
+                );
+                let last = Renderer::new(script).render(0);
+                assert_eq!((last.width, last.height), (640, 480));
+                n += 1;
+            }
+        }
+        assert!(n >= 20, "{n} scripts");
     }
 }

@@ -12,7 +12,7 @@ use crate::landmarks as lm;
 
 /// Degrees, in the image's terms: `yaw > 0` when the nose points to the image's right,
 /// `pitch > 0` when it points up, `roll > 0` when the face is turned clockwise in the image.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct HeadPose {
     pub yaw: f32,
     pub pitch: f32,

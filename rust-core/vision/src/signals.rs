@@ -5,7 +5,7 @@ use crate::landmarks as lm;
 use crate::mesh::{EyeDetail, FaceMesh, MESH_SIDE};
 use crate::pose::{HeadPose, head_pose};
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub struct FaceSignals {
     /// Eye-aspect ratio from the mesh (subject's eyes); ~0.25–0.35 open, lower when closed.
     pub left_eye_openness: f32,
@@ -82,8 +82,9 @@ fn image_quality(crop: &[f32]) -> (f32, f32, f32) {
 }
 
 /// Skin-consistency occlusion estimate: the colour of each skin patch is compared with the
-/// median over patches; a hand, mask or object over the face differs in chromaticity or
-/// brightness. An estimate, not a segmentation.
+/// median over patches; a mask or object over the face differs in chromaticity, a hand held
+/// in front of it mostly in brightness (it is nearer the camera and shadowed). An estimate,
+/// not a segmentation: an evenly lit, skin-coloured occluder is not seen.
 fn occlusion(crop: &[f32], crop_points: &[[f32; 2]]) -> f32 {
     let mut patches = Vec::with_capacity(lm::SKIN_PATCHES.len());
     for &i in &lm::SKIN_PATCHES {
@@ -124,7 +125,7 @@ fn occlusion(crop: &[f32], crop_points: &[[f32; 2]]) -> f32 {
         .iter()
         .filter(|p| match p {
             None => true,
-            Some([r, g, l]) => (r - mr).hypot(g - mg) > 0.06 || *l < ml * 0.45 || *l > ml * 2.2,
+            Some([r, g, l]) => (r - mr).hypot(g - mg) > 0.045 || *l < ml * 0.72 || *l > ml * 1.45,
         })
         .count();
     odd as f32 / patches.len() as f32

@@ -1,0 +1,132 @@
+//! `liveness render` and `liveness analyze`: the synthetic subject to frames, and any frame
+//! sequence to per-frame vision signals as JSON lines.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use liveness_frame::OwnedFrame;
+use liveness_testkit::output::{Y4mWriter, read_png_dir, read_y4m, write_png};
+use liveness_testkit::{Renderer, Script};
+use liveness_vision::{ModelSet, Pipeline, PipelineConfig, Precision};
+
+fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} frames, {per_sec}, eta {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn is_y4m(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("y4m"))
+}
+
+/// Renders `script` to a PNG folder or a `.y4m` file; returns frames rendered per second.
+pub fn render(script_path: &Path, out: &Path) -> Result<f64, String> {
+    let script = Script::from_file(script_path).map_err(|e| e.to_string())?;
+    let renderer = Renderer::new(script.clone());
+    let n = renderer.frame_count();
+    let bar = progress(n, "render");
+    let start = Instant::now();
+    let mut rendering = 0.0;
+    let mut timed = |i: usize| {
+        let t = Instant::now();
+        let img = renderer.render(i);
+        rendering += t.elapsed().as_secs_f64();
+        img
+    };
+    if is_y4m(out) {
+        let file = std::fs::File::create(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let mut y4m = Y4mWriter::new(
+            std::io::BufWriter::new(file),
+            script.width,
+            script.height,
+            script.fps,
+        )
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+        for i in 0..n {
+            y4m.write(&timed(i))
+                .map_err(|e| format!("{}: {e}", out.display()))?;
+            bar.inc(1);
+        }
+        y4m.finish()
+            .map_err(|e| format!("{}: {e}", out.display()))?;
+    } else {
+        std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        for i in 0..n {
+            write_png(out, i, &timed(i)).map_err(|e| e.to_string())?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let fps = n as f64 / rendering.max(1e-9);
+    eprintln!(
+        "rendered {n} frames of {}x{} to {}: {:.1} ms/frame rendering ({fps:.1} fps, one core), {secs:.2} s in all with encoding",
+        script.width,
+        script.height,
+        out.display(),
+        rendering * 1000.0 / n as f64
+    );
+    Ok(fps)
+}
+
+/// Prints one JSON line per frame of a PNG folder or `.y4m` file.
+pub fn analyze(input: &Path, iris: bool, fps_hint: u32) -> Result<(), String> {
+    let (frames, fps): (Vec<OwnedFrame>, u32) = if is_y4m(input) {
+        read_y4m(input).map_err(|e| e.to_string())?
+    } else {
+        let images = read_png_dir(input).map_err(|e| e.to_string())?;
+        let frames = images
+            .iter()
+            .map(|img| {
+                OwnedFrame::from_rgb(
+                    &img.rgb,
+                    img.width,
+                    img.height,
+                    liveness_frame::PixelFormat::Rgb8,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        (frames, fps_hint.max(1))
+    };
+    if frames.is_empty() {
+        return Err(format!("{}: no frames", input.display()));
+    }
+    let models = ModelSet::bundled(Precision::Fp32).map_err(|e| e.to_string())?;
+    let mut pipeline = Pipeline::new(
+        models,
+        PipelineConfig {
+            iris,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let bar = progress(frames.len(), "analyze");
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (i, f) in frames.iter().enumerate() {
+        let frame = f.as_frame().map_err(|e| e.to_string())?;
+        let a = pipeline.process(&frame).map_err(|e| e.to_string())?;
+        let line = serde_json::json!({
+            "frame": i,
+            "t_ms": (i as u64 * 1000) / u64::from(fps),
+            "face_count": a.face_count,
+            "detector_ran": a.detector_ran,
+            "frame_brightness": a.frame_brightness,
+            "signals": a.face.as_ref().map(|f| &f.signals),
+            "ms": a.timings.total_us as f64 / 1000.0,
+        });
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(())
+}
