@@ -144,3 +144,49 @@ fn rand_suffix() -> u64 {
     getrandom::fill(&mut b).unwrap();
     u64::from_le_bytes(b)
 }
+
+#[test]
+fn render_then_analyze_a_script() {
+    let dir = tempdir();
+    let script = dir.join("s.toml");
+    std::fs::write(
+        &script,
+        "name = \"s\"\nduration = 0.2\nwidth = 320\nheight = 240\n[[keys]]\nt = 0\nyaw = 15\n",
+    )
+    .unwrap();
+    let frames = dir.join("frames");
+    let out = liveness(&[
+        "render",
+        script.to_str().unwrap(),
+        "--out",
+        frames.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ms/frame rendering"));
+    assert_eq!(std::fs::read_dir(&frames).unwrap().count(), 6);
+    let out = liveness(&["analyze", frames.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(lines[0]["face_count"], 1);
+    assert!(lines[5]["signals"]["pose"]["yaw"].as_f64().unwrap() > 5.0);
+    let bad = liveness(&[
+        "render",
+        "/nonexistent.toml",
+        "--out",
+        frames.to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -166,3 +166,55 @@ fn staged_scenes_read_as_expected() {
         assert!(o < 0.34, "{clear}: occlusion {o} on a clear face");
     }
 }
+
+#[test]
+fn every_output_format_reads_the_same() {
+    use liveness_frame::PixelFormat;
+    let r = Renderer::new(
+        Script::parse("duration = 0.1\n[[keys]]\nt = 0\nyaw = 20\neyes = 0.6").unwrap(),
+    );
+    let models = ModelSet::bundled(Precision::Fp32).unwrap();
+    let yaw = |format| {
+        let owned = r.render_as(0, format).unwrap();
+        let mut p = Pipeline::new(models.clone(), PipelineConfig::default()).unwrap();
+        p.process(&owned.as_frame().unwrap())
+            .unwrap()
+            .face
+            .unwrap()
+            .signals
+    };
+    let rgb = yaw(PixelFormat::Rgb8);
+    for format in [PixelFormat::Bgra8, PixelFormat::Nv21, PixelFormat::I420] {
+        let s = yaw(format);
+        assert!(
+            (s.pose.yaw - rgb.pose.yaw).abs() < 1.0
+                && (s.left_eye_openness - rgb.left_eye_openness).abs() < 0.02,
+            "{format:?}"
+        );
+    }
+}
+
+#[test]
+fn y4m_round_trip_keeps_every_frame() {
+    use liveness_testkit::output::{Y4mWriter, read_y4m};
+    let script = Script::parse(
+        "duration = 0.2\nwidth = 96\nheight = 64\nfps = 15\n[[keys]]\nt = 0\nyaw = 10",
+    )
+    .unwrap();
+    let r = Renderer::new(script);
+    let mut y4m = Y4mWriter::new(Vec::new(), 96, 64, 15).unwrap();
+    for i in 0..r.frame_count() {
+        y4m.write(&r.render(i)).unwrap();
+    }
+    let bytes = y4m.finish().unwrap();
+    let path = std::env::temp_dir().join(format!("liveness-y4m-{}.y4m", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let (frames, fps) = read_y4m(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!((frames.len(), fps), (3, 15));
+    let expected = r.render_as(2, liveness_frame::PixelFormat::I420).unwrap();
+    assert_eq!(frames[2], expected);
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(read_y4m(&path).is_err(), "a truncated stream is an error");
+    std::fs::remove_file(&path).unwrap();
+}

@@ -245,6 +245,16 @@ impl Renderer {
         (i as u64 * 1_000_000) / u64::from(self.script.fps)
     }
 
+    /// Frame `i` in any pixel format the SDK accepts (RGB, RGBA, BGRA, NV21, NV12, I420).
+    pub fn render_as(
+        &self,
+        i: usize,
+        format: liveness_frame::PixelFormat,
+    ) -> Result<liveness_frame::OwnedFrame, liveness_frame::FrameError> {
+        let img = self.render(i);
+        liveness_frame::OwnedFrame::from_rgb(&img.rgb, img.width, img.height, format)
+    }
+
     pub fn render(&self, i: usize) -> RgbImage {
         let s = self.script.state(i);
         let (w, h) = (self.script.width as usize, self.script.height as usize);
