@@ -218,3 +218,38 @@ fn y4m_round_trip_keeps_every_frame() {
     assert!(read_y4m(&path).is_err(), "a truncated stream is an error");
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_head_following_the_text_is_measured_following_it() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testkit/subjects/follow_text.toml"
+    );
+    let script = Script::from_file(std::path::Path::new(path)).unwrap();
+    let follow = script.follow.clone().unwrap();
+    let r = Renderer::new(script.clone());
+    let mut p = Pipeline::new(
+        ModelSet::bundled(Precision::Fp32).unwrap(),
+        PipelineConfig::default(),
+    )
+    .unwrap();
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    for i in (0..r.frame_count()).step_by(3) {
+        let out = p.process(&r.render(i).frame().unwrap()).unwrap();
+        got.push(out.face.unwrap().signals.pose.yaw);
+        want.push(follow.angles(script.time(i)).0);
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    let (mw, mg) = (mean(&want), mean(&got));
+    let cov: f32 = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - mw) * (b - mg))
+        .sum();
+    let var = |v: &[f32], m: f32| v.iter().map(|a| (a - m).powi(2)).sum::<f32>();
+    let corr = cov / (var(&want, mw) * var(&got, mg)).sqrt();
+    assert!(
+        corr > 0.95,
+        "measured yaw follows the scripted path with correlation {corr}"
+    );
+}

@@ -355,8 +355,18 @@ impl Renderer {
             })
             .collect();
         let paper = |u: f32, v: f32| {
-            // Matte paper: the print a little washed out, white beyond the photo.
-            Some(sample(photo, u, v).map_or([236.0, 234.0, 228.0], |c| c.map(|x| 18.0 + x * 0.9)))
+            // Matte paper: the print a little washed out, white beyond the photo, and a fibre
+            // texture fixed to the sheet (hashed from the paper position, so it moves with it).
+            let fibre = {
+                let h = ((u * 3.1).floor() as i64).wrapping_mul(73_856_093)
+                    ^ ((v * 3.1).floor() as i64).wrapping_mul(19_349_663);
+                ((h.rem_euclid(1000)) as f32 / 1000.0 - 0.5) * 10.0
+            };
+            Some(
+                sample(photo, u, v)
+                    .map_or([236.0, 234.0, 228.0], |c| c.map(|x| 18.0 + x * 0.9))
+                    .map(|x| x + fibre),
+            )
         };
         for t in [[0, 1, 2], [0, 2, 3]] {
             c.triangle(t.map(|i| screen[i]), t.map(|i| corners[i]), &paper);

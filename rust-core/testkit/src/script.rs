@@ -95,6 +95,62 @@ pub struct Occluder {
     pub until: Option<f32>,
 }
 
+/// The head following a target that moves on screen (FollowText): yaw and pitch track the
+/// waypoints `lag` seconds late, added to whatever the keys say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Follow {
+    /// (seconds, x, y): the target's position in thousandths of the screen, as in a plan's
+    /// FollowText waypoints, from the moment `start` on.
+    pub waypoints: Vec<[f32; 3]>,
+    #[serde(default)]
+    pub start: f32,
+    #[serde(default = "default_lag")]
+    pub lag: f32,
+    /// Degrees of yaw at the screen's edge (x = 0 or 1000). Looking towards the right of the
+    /// screen turns the head to the user's right: negative yaw in an unmirrored image.
+    #[serde(default = "default_yaw_range")]
+    pub yaw_range: f32,
+    #[serde(default = "default_pitch_range")]
+    pub pitch_range: f32,
+}
+
+fn default_lag() -> f32 {
+    0.3
+}
+fn default_yaw_range() -> f32 {
+    36.0
+}
+fn default_pitch_range() -> f32 {
+    24.0
+}
+
+impl Follow {
+    /// The head's (yaw, pitch) at time `t`.
+    pub fn angles(&self, t: f32) -> (f32, f32) {
+        let t = t - self.start - self.lag;
+        let w = &self.waypoints;
+        let (x, y) = match w.iter().position(|p| p[0] >= t) {
+            _ if w.is_empty() => (500.0, 500.0),
+            Some(0) => (w[0][1], w[0][2]),
+            None => (w[w.len() - 1][1], w[w.len() - 1][2]),
+            Some(i) => {
+                let (a, b) = (w[i - 1], w[i]);
+                let f = if b[0] > a[0] {
+                    (t - a[0]) / (b[0] - a[0])
+                } else {
+                    1.0
+                };
+                (a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f)
+            }
+        };
+        (
+            -(x - 500.0) / 500.0 * self.yaw_range,
+            -(y - 500.0) / 500.0 * self.pitch_range,
+        )
+    }
+}
+
 /// A second person in the frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +193,8 @@ pub struct Script {
     pub occluder: Option<Occluder>,
     #[serde(default)]
     pub second_face: Option<SecondFace>,
+    #[serde(default)]
+    pub follow: Option<Follow>,
 }
 
 fn default_fps() -> u32 {
@@ -210,6 +268,16 @@ impl Script {
             .any(|w| w[0].t.partial_cmp(&w[1].t).is_none_or(|o| o.is_gt()))
         {
             return bad("keys must be in time order".into());
+        }
+        if let Some(f) = &self.follow {
+            let ok = f.waypoints.iter().flatten().all(|v| v.is_finite())
+                && f.waypoints.windows(2).all(|w| w[0][0] <= w[1][0])
+                && [f.start, f.lag, f.yaw_range, f.pitch_range]
+                    .iter()
+                    .all(|v| v.is_finite() && v.abs() <= 60.0);
+            if !ok {
+                return bad("follow: waypoints must be finite and in time order; start, lag and ranges within ±60".into());
+            }
         }
         let finite = |v: Option<f32>| v.is_none_or(f32::is_finite);
         for k in &self.keys {
@@ -291,9 +359,10 @@ impl Script {
     pub fn state(&self, i: usize) -> State {
         let t = self.time(i);
         let eyes = |k: &Key| k.eyes;
+        let (follow_yaw, follow_pitch) = self.follow.as_ref().map_or((0.0, 0.0), |f| f.angles(t));
         State {
-            yaw: self.param(t, |k| k.yaw, 0.0),
-            pitch: self.param(t, |k| k.pitch, 0.0),
+            yaw: self.param(t, |k| k.yaw, 0.0) + follow_yaw,
+            pitch: self.param(t, |k| k.pitch, 0.0) + follow_pitch,
             roll: self.param(t, |k| k.roll, 0.0),
             scale: self.param(t, |k| k.scale, 1.0),
             x: self.param(t, |k| k.x, 0.5),
@@ -344,6 +413,23 @@ mod tests {
     }
 
     #[test]
+    fn follow_tracks_the_target_late() {
+        let s = Script::parse(
+            "duration = 4\n[follow]\nstart = 1.0\nlag = 0.5\nwaypoints = [[0, 500, 500], [1, 1000, 500], [2, 0, 250]]",
+        )
+        .unwrap();
+        assert_eq!(s.state(0).yaw, 0.0);
+        // Target at the right edge at t = 2 s, the head gets there at 2.5 s (user's right).
+        assert!((s.state(75).yaw + 36.0).abs() < 1e-3, "{}", s.state(75).yaw);
+        // Then to the top-left corner: yaw to the user's left, chin up.
+        let end = s.state(119);
+        assert!(
+            (end.yaw - 36.0).abs() < 1e-3 && (end.pitch - 12.0).abs() < 1e-3,
+            "{end:?}"
+        );
+    }
+
+    #[test]
     fn bad_scripts_are_typed_errors() {
         for text in [
             "duration = 0",
@@ -353,6 +439,7 @@ mod tests {
             "duration = 1\n[[keys]]\nt = 0\nyaw = 120",
             "duration = 1\n[[keys]]\nt = 0\nwobble = 1",
             "duration = 1\n[attack]\nkind = \"mask\"",
+            "duration = 1\n[follow]\nwaypoints = [[1, 0, 0], [0, 1, 1]]",
             "not toml at all",
         ] {
             assert!(Script::parse(text).is_err(), "{text}");
