@@ -406,8 +406,8 @@ enum Phase {
         lost_since: Option<u64>,
         occluded_since: Option<u64>,
         unexpected_since: Option<u64>,
-        start_landmarks: Option<Arc<Vec<[f32; 2]>>>,
-        peak_landmarks: Option<Arc<Vec<[f32; 2]>>>,
+        start_landmarks: Option<Landmarks>,
+        peak_landmarks: Option<(f32, Landmarks)>,
     },
     Neutral {
         next: usize,
@@ -831,22 +831,23 @@ impl Session {
                         ));
                     }
                     Step::Passed => {
+                        // Held poses (smile, distance) are still at their peak when they pass;
+                        // a blink has reopened by then, so its peak was captured while closed.
                         if matches!(
                             step.kind,
-                            ChallengeKind::BlinkEyes
-                                | ChallengeKind::Smile
+                            ChallengeKind::Smile
                                 | ChallengeKind::MoveTowardsCamera
                                 | ChallengeKind::MoveAwayFromCamera
                         ) {
                             captures.push(Capture {
                                 role: FrameRole::ChallengePeak,
                                 challenge_index: Some(step.index),
-                                quality: 1.0,
+                                quality: peak_quality(step.kind, face, &b),
                             });
                         }
                         // Only head movements show parallax; a blink or a distance change fits
                         // one plane on a real face too.
-                        if let (true, Some(a), Some(p)) = (
+                        if let (true, Some(a), Some((_, p))) = (
                             detector.is_head_movement(),
                             start_landmarks.clone(),
                             peak_landmarks.clone(),
@@ -864,11 +865,17 @@ impl Session {
                         ));
                     }
                     Step::Peak(p) => {
-                        *peak_landmarks = face.landmarks.clone();
+                        let quality = peak_quality(step.kind, face, &b);
+                        // The 3-D check compares the baseline with the largest excursion.
+                        if peak_landmarks.as_ref().is_none_or(|(q, _)| quality > *q)
+                            && let Some(l) = &face.landmarks
+                        {
+                            *peak_landmarks = Some((quality, l.clone()));
+                        }
                         captures.push(Capture {
                             role: FrameRole::ChallengePeak,
                             challenge_index: Some(step.index),
-                            quality: p,
+                            quality,
                         });
                         (allow_for(step.kind), prompt, p, (i as f32 + p) / n)
                     }
@@ -1068,6 +1075,22 @@ impl Session {
             checks,
             timeline: self.timeline.clone(),
         }
+    }
+}
+
+/// How far into the challenge a frame is, for keeping the most telling peak frame: how closed
+/// the eyes, how far the turn, how much the size or smile changed.
+fn peak_quality(kind: ChallengeKind, f: &FaceObservation, b: &Baseline) -> f32 {
+    match kind {
+        ChallengeKind::BlinkEyes => 1.0 - f.eyes() / b.eyes.max(1e-6),
+        ChallengeKind::HeadLeft | ChallengeKind::HeadRight | ChallengeKind::FollowText => {
+            (f.yaw - b.yaw).abs()
+        }
+        ChallengeKind::HeadUp | ChallengeKind::HeadDown => (f.pitch - b.pitch).abs(),
+        ChallengeKind::MoveTowardsCamera | ChallengeKind::MoveAwayFromCamera => {
+            (f.face_size / b.face_size.max(1e-6) - 1.0).abs()
+        }
+        ChallengeKind::Smile => f.smile / b.smile.max(1e-6) - 1.0,
     }
 }
 

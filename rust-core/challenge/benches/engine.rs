@@ -1,0 +1,144 @@
+//! The engine's own cost per frame, models excluded: a full session (baseline, a head turn
+//! with landmarks for the 3-D check, a blink) fed from a scripted signal trace.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use liveness_challenge::{EngineConfig, FaceObservation, Observation, Session};
+use liveness_protocol::plan::PlannedStep;
+use liveness_protocol::{ChallengeKind, ChallengePlan, Nonce};
+
+fn trace() -> Vec<Observation> {
+    (0..200u64)
+        .map(|i| {
+            let t = i * 33;
+            let turn = if (1500..2700).contains(&t) {
+                25.0 * (1.0 - ((t as f32 - 2100.0) / 600.0).abs())
+            } else {
+                0.0
+            };
+            let eyes = if (3600..3750).contains(&t) { 0.12 } else { 0.3 };
+            let mut signature = [0u8; 64];
+            signature[0] = i as u8;
+            Observation {
+                t_ms: t,
+                face_count: 1,
+                face: Some(FaceObservation {
+                    left_eye: eyes,
+                    right_eye: eyes,
+                    yaw: turn,
+                    pitch: -8.0,
+                    smile: 0.7,
+                    mouth: 0.1,
+                    face_size: 0.35,
+                    face_box: [220.0, 130.0, 200.0, 220.0],
+                    brightness: 0.6,
+                    sharpness: 0.003,
+                    landmarks: Some(Arc::new(
+                        (0..468)
+                            .map(|k| {
+                                [
+                                    300.0 + (k % 20) as f32 * 3.0 + turn * 0.1 * (k % 7) as f32,
+                                    200.0 + (k / 20) as f32 * 4.0,
+                                ]
+                            })
+                            .collect(),
+                    )),
+                    ..Default::default()
+                }),
+                frame_brightness: 0.5,
+                signature,
+            }
+        })
+        .collect()
+}
+
+fn engine(c: &mut Criterion) {
+    let steps = vec![
+        PlannedStep {
+            index: 0,
+            kind: ChallengeKind::HeadLeft,
+            time_limit_ms: 8000,
+            follow_path: None,
+        },
+        PlannedStep {
+            index: 1,
+            kind: ChallengeKind::BlinkEyes,
+            time_limit_ms: 8000,
+            follow_path: None,
+        },
+    ];
+    let plan = ChallengePlan {
+        version: 1,
+        nonce: Nonce([0; 32]),
+        steps,
+        total_time_limit_ms: 16_000,
+    };
+    let frames = trace();
+    c.bench_function("engine/full session, per frame (200 frames)", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            let mut pushed = 0u32;
+            for _ in 0..iters {
+                let Ok(mut s) = Session::new(plan.clone(), EngineConfig::default()) else {
+                    return start.elapsed();
+                };
+                for f in &frames {
+                    pushed += 1;
+                    if black_box(s.push(f))
+                        .map(|u| u.outcome.is_some())
+                        .unwrap_or(true)
+                    {
+                        break;
+                    }
+                }
+            }
+            // Per frame pushed, scaled back to one iteration's worth.
+            start.elapsed() * iters as u32 / pushed.max(1)
+        })
+    });
+}
+
+/// The trace must really run a whole, passing session, or the figure means little.
+fn check_trace() {
+    let steps = vec![
+        PlannedStep {
+            index: 0,
+            kind: ChallengeKind::HeadLeft,
+            time_limit_ms: 8000,
+            follow_path: None,
+        },
+        PlannedStep {
+            index: 1,
+            kind: ChallengeKind::BlinkEyes,
+            time_limit_ms: 8000,
+            follow_path: None,
+        },
+    ];
+    let plan = ChallengePlan {
+        version: 1,
+        nonce: Nonce([0; 32]),
+        steps,
+        total_time_limit_ms: 16_000,
+    };
+    if let Ok(mut s) = Session::new(plan, EngineConfig::default()) {
+        let frames = trace();
+        let n = frames
+            .iter()
+            .position(|f| s.push(f).ok().and_then(|u| u.outcome).is_some());
+        eprintln!(
+            "benchmark trace: session ends after {:?} frames, passed: {:?}",
+            n.map(|i| i + 1),
+            s.outcome().map(|o| o.passed)
+        );
+    }
+}
+
+fn engine_checked(c: &mut Criterion) {
+    check_trace();
+    engine(c);
+}
+
+criterion_group!(benches, engine_checked);
+criterion_main!(benches);

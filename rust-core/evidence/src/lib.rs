@@ -1,0 +1,298 @@
+//! # liveness-evidence
+//!
+//! What a session sends as proof. The challenge engine says which frames matter (a
+//! [`Capture`] per frame: the photo candidates, each challenge's baseline and peak); this crate
+//! keeps the best frame per slot as it goes (no frame history is held), then encodes them as
+//! JPEG — one downscaled full frame as the photo, face crops for the rest — within a size
+//! budget (250 KB by default, lowering JPEG quality as needed), and builds the
+//! [`EvidenceManifest`] that binds every frame by its SHA-256 and that the device signs.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+
+use liveness_challenge::{Capture, Outcome};
+use liveness_frame::{Affine2, Frame, FrameError};
+use liveness_protocol::manifest::{
+    Attestation, CheckScore, DeviceInfo, FrameRecord, LandmarkSummary, MANIFEST_FORMAT_VERSION,
+    ModelInfo, SdkInfo,
+};
+use liveness_protocol::{EvidenceManifest, FrameRole, Nonce, ProtocolError, Sha256Digest};
+use liveness_vision::FrameAnalysis;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum EvidenceError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("JPEG encoding failed: {0}")]
+    Encode(String),
+    #[error("the evidence does not fit in {budget} bytes even at JPEG quality {quality}")]
+    TooLarge { budget: usize, quality: u8 },
+    #[error("no photo was captured: the session never saw a neutral face")]
+    NoPhoto,
+    #[error(transparent)]
+    Manifest(#[from] ProtocolError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvidenceConfig {
+    pub max_total_bytes: usize,
+    /// Side of the square face crops.
+    pub crop_side: u32,
+    /// Width of the downscaled full-frame photo.
+    pub photo_width: u32,
+    pub start_quality: u8,
+    pub min_quality: u8,
+}
+
+impl Default for EvidenceConfig {
+    fn default() -> Self {
+        Self {
+            max_total_bytes: 250_000,
+            crop_side: 224,
+            photo_width: 480,
+            start_quality: 88,
+            min_quality: 35,
+        }
+    }
+}
+
+/// Session facts the manifest carries besides the frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestInfo {
+    pub session_id: String,
+    pub nonce: Nonce,
+    /// Hashed into the manifest, never stored in it.
+    pub submission_token: String,
+    pub sdk: SdkInfo,
+    pub models: Vec<ModelInfo>,
+    pub device: DeviceInfo,
+    /// Unix milliseconds of the first frame.
+    pub capture_started_at_ms: i64,
+    pub attestation: Option<Attestation>,
+}
+
+/// A kept frame: RGB pixels (a face crop or the downscaled photo) and what was measured.
+#[derive(Debug, Clone)]
+struct Kept {
+    quality: f32,
+    t_ms: u64,
+    rgb: Vec<u8>,
+    width: u32,
+    height: u32,
+    landmarks: LandmarkSummary,
+}
+
+/// Slots: photo first, then per challenge its baseline and its peak.
+type Slot = (u8, u8, u8);
+
+fn slot(c: &Capture) -> Slot {
+    match c.role {
+        FrameRole::Photo => (0, 0, 0),
+        FrameRole::Baseline => (1, c.challenge_index.unwrap_or(0), 0),
+        FrameRole::ChallengePeak => (1, c.challenge_index.unwrap_or(0), 1),
+    }
+}
+
+/// The finished evidence: the manifest and the JPEGs in manifest order.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub manifest: EvidenceManifest,
+    pub frames: Vec<Vec<u8>>,
+    pub jpeg_quality: u8,
+}
+
+impl Evidence {
+    pub fn total_bytes(&self) -> usize {
+        self.frames.iter().map(Vec::len).sum()
+    }
+
+    /// The photo's JPEG.
+    pub fn photo(&self) -> Option<&[u8]> {
+        self.manifest
+            .frames
+            .iter()
+            .position(|f| f.role == FrameRole::Photo)
+            .map(|i| self.frames[i].as_slice())
+    }
+}
+
+/// Keeps the best frame per slot while the session runs.
+#[derive(Debug, Clone, Default)]
+pub struct EvidenceStore {
+    config: EvidenceConfig,
+    slots: BTreeMap<Slot, Kept>,
+    first_t_ms: Option<u64>,
+}
+
+impl EvidenceStore {
+    pub fn new(config: EvidenceConfig) -> Self {
+        Self {
+            config,
+            slots: BTreeMap::new(),
+            first_t_ms: None,
+        }
+    }
+
+    /// Offers a frame the engine asked to capture; it is kept if it beats the slot's current
+    /// frame. `t_ms` is the frame's capture time.
+    pub fn offer(
+        &mut self,
+        capture: &Capture,
+        t_ms: u64,
+        frame: &Frame,
+        analysis: &FrameAnalysis,
+    ) -> Result<(), EvidenceError> {
+        self.first_t_ms.get_or_insert(t_ms);
+        let Some(face) = &analysis.face else {
+            return Ok(());
+        };
+        let key = slot(capture);
+        if self
+            .slots
+            .get(&key)
+            .is_some_and(|k| k.quality >= capture.quality)
+        {
+            return Ok(());
+        }
+        let s = &face.signals;
+        let (fw, fh) = frame.size();
+        let (w, h, transform) = if capture.role == FrameRole::Photo {
+            let w = self.config.photo_width.min(fw);
+            let h = (fh as f32 * w as f32 / fw as f32).round().max(1.0) as u32;
+            let k = fw as f32 / w as f32;
+            (w, h, Affine2::new(k, 0.0, 0.0, 0.0, k, 0.0))
+        } else {
+            let [x, y, bw, bh] = s.face_box;
+            let side = bw.max(bh) * 1.4;
+            let n = self.config.crop_side;
+            (
+                n,
+                n,
+                Affine2::square_crop(x + bw / 2.0, y + bh / 2.0, side, 0.0, n as usize),
+            )
+        };
+        let mut px = vec![0f32; (w * h * 3) as usize];
+        frame.warp_into(&transform, w as usize, h as usize, 1.0, 0.0, &mut px)?;
+        let [bx, by, bw, bh] = s.face_box;
+        self.slots.insert(
+            key,
+            Kept {
+                quality: capture.quality,
+                t_ms,
+                rgb: px
+                    .iter()
+                    .map(|v| v.round().clamp(0.0, 255.0) as u8)
+                    .collect(),
+                width: w,
+                height: h,
+                landmarks: LandmarkSummary {
+                    face_count: analysis.face_count.min(255) as u8,
+                    face_box: [
+                        bx / fw as f32,
+                        by / fh as f32,
+                        bw / fw as f32,
+                        bh / fh as f32,
+                    ],
+                    yaw_deg: s.pose.yaw,
+                    pitch_deg: s.pose.pitch,
+                    roll_deg: s.pose.roll,
+                    left_eye_openness: s.left_eye_lid.unwrap_or(s.left_eye_openness),
+                    right_eye_openness: s.right_eye_lid.unwrap_or(s.right_eye_openness),
+                    mouth_openness: s.mouth_openness,
+                    smile: s.smile,
+                },
+            },
+        );
+        Ok(())
+    }
+
+    /// Encodes the kept frames within the budget and builds the manifest.
+    pub fn finish(
+        &self,
+        info: &ManifestInfo,
+        outcome: &Outcome,
+    ) -> Result<Evidence, EvidenceError> {
+        if !self.slots.contains_key(&(0, 0, 0)) {
+            return Err(EvidenceError::NoPhoto);
+        }
+        let first = self.first_t_ms.unwrap_or(0);
+        let mut quality = self.config.start_quality;
+        let frames = loop {
+            let encoded = self
+                .slots
+                .values()
+                .map(|k| jpeg(k, quality))
+                .collect::<Result<Vec<_>, _>>()?;
+            if encoded.iter().map(Vec::len).sum::<usize>() <= self.config.max_total_bytes {
+                break encoded;
+            }
+            if quality <= self.config.min_quality {
+                return Err(EvidenceError::TooLarge {
+                    budget: self.config.max_total_bytes,
+                    quality,
+                });
+            }
+            quality = quality.saturating_sub(10).max(self.config.min_quality);
+        };
+        let records = self
+            .slots
+            .iter()
+            .zip(&frames)
+            .enumerate()
+            .map(|(index, ((key, kept), bytes))| FrameRecord {
+                index: index as u16,
+                timestamp_ms: kept.t_ms.saturating_sub(first).min(u64::from(u32::MAX)) as u32,
+                sha256: Sha256Digest::of(bytes),
+                role: match key {
+                    (0, _, _) => FrameRole::Photo,
+                    (_, _, 0) => FrameRole::Baseline,
+                    _ => FrameRole::ChallengePeak,
+                },
+                challenge_index: (key.0 == 1).then_some(key.1),
+                width: kept.width as u16,
+                height: kept.height as u16,
+                landmarks: kept.landmarks.clone(),
+            })
+            .collect();
+        let manifest = EvidenceManifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            session_id: info.session_id.clone(),
+            nonce: info.nonce,
+            submission_token_sha256: Sha256Digest::of(info.submission_token.as_bytes()),
+            sdk: info.sdk.clone(),
+            models: info.models.clone(),
+            device: info.device.clone(),
+            capture_started_at_ms: info.capture_started_at_ms,
+            frames: records,
+            timeline: outcome.timeline.clone(),
+            local_checks: outcome
+                .checks
+                .iter()
+                .map(|c| CheckScore {
+                    name: c.check.to_owned(),
+                    score: c.score.clamp(0.0, 1.0),
+                    passed: c.passed,
+                    reason: c.reason.clone(),
+                })
+                .collect(),
+            attestation: info.attestation.clone(),
+        };
+        manifest.validate()?;
+        Ok(Evidence {
+            manifest,
+            frames,
+            jpeg_quality: quality,
+        })
+    }
+}
+
+fn jpeg(k: &Kept, quality: u8) -> Result<Vec<u8>, EvidenceError> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode(&k.rgb, k.width, k.height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| EvidenceError::Encode(e.to_string()))?;
+    Ok(out)
+}

@@ -1,0 +1,173 @@
+//! Evidence from a real (rendered) session: kept frames, JPEG budget, manifest, signature.
+
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use liveness_challenge::{EngineConfig, Observation, Outcome, Session};
+use liveness_evidence::{EvidenceConfig, EvidenceError, EvidenceStore, ManifestInfo};
+use liveness_protocol::manifest::{DeviceInfo, ModelInfo, SdkInfo};
+use liveness_protocol::{
+    ChallengeKind, DeviceSigningKey, FrameRole, Nonce, SessionOptions, Sha256Digest, derive_plan,
+};
+use liveness_testkit::{Renderer, Script};
+use liveness_vision::{ModelSet, Pipeline, PipelineConfig, Precision};
+
+fn info(nonce: Nonce) -> ManifestInfo {
+    ManifestInfo {
+        session_id: "ses_evidence_test".into(),
+        nonce,
+        submission_token: "sub_token_123".into(),
+        sdk: SdkInfo {
+            name: "liveness-sdk".into(),
+            version: "0.1.0".into(),
+        },
+        models: vec![ModelInfo {
+            name: "face_landmark".into(),
+            version: "fp32".into(),
+            sha256: Sha256Digest::of(b"m"),
+        }],
+        device: DeviceInfo {
+            platform: "linux".into(),
+            os_version: "test".into(),
+            model: "renderer".into(),
+            app_id: None,
+        },
+        capture_started_at_ms: 1_767_225_600_000,
+        attestation: None,
+    }
+}
+
+/// Runs the left-then-blink recording through a plan that asks for exactly that.
+fn session(config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
+    let nonce = Nonce([3; 32]);
+    let mut plan = derive_plan(
+        &nonce,
+        &SessionOptions {
+            available_actions: Some(vec![ChallengeKind::HeadLeft, ChallengeKind::BlinkEyes]),
+            challenge_count: Some(2),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    plan.steps
+        .sort_by_key(|s| s.kind != ChallengeKind::HeadLeft);
+    for (i, s) in plan.steps.iter_mut().enumerate() {
+        s.index = i as u8;
+    }
+    let script = Script::from_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit/subjects/left_then_blink.toml"),
+    )
+    .unwrap();
+    let r = Renderer::new(script);
+    let mut pipeline = Pipeline::new(
+        ModelSet::bundled(Precision::Fp32).unwrap(),
+        PipelineConfig::default(),
+    )
+    .unwrap();
+    let mut engine = Session::new(plan, EngineConfig::default()).unwrap();
+    let mut store = EvidenceStore::new(config);
+    for i in 0..r.frame_count() {
+        let img = r.render(i);
+        let frame = img.frame().unwrap();
+        let analysis = pipeline.process(&frame).unwrap();
+        let t = r.timestamp_us(i) / 1000;
+        let update = engine
+            .push(&Observation::from_analysis(t, &frame, &analysis))
+            .unwrap();
+        for c in &update.captures {
+            store.offer(c, t, &frame, &analysis).unwrap();
+        }
+        if let Some(o) = update.outcome {
+            return (store, o, nonce);
+        }
+    }
+    let o = engine.end_incomplete();
+    (store, o, nonce)
+}
+
+#[test]
+fn a_session_gives_signed_evidence_within_budget() {
+    let (store, outcome, nonce) = session(EvidenceConfig::default());
+    assert!(outcome.passed, "{outcome:?}");
+    let evidence = store.finish(&info(nonce), &outcome).unwrap();
+    let m = &evidence.manifest;
+    // A photo, and a baseline and a peak for each of the two challenges.
+    let roles: Vec<(FrameRole, Option<u8>)> = m
+        .frames
+        .iter()
+        .map(|f| (f.role, f.challenge_index))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![
+            (FrameRole::Photo, None),
+            (FrameRole::Baseline, Some(0)),
+            (FrameRole::ChallengePeak, Some(0)),
+            (FrameRole::Baseline, Some(1)),
+            (FrameRole::ChallengePeak, Some(1))
+        ]
+    );
+    assert!(
+        evidence.total_bytes() <= 250_000,
+        "{} bytes",
+        evidence.total_bytes()
+    );
+    println!(
+        "evidence: {} frames, {} bytes, JPEG quality {}",
+        evidence.frames.len(),
+        evidence.total_bytes(),
+        evidence.jpeg_quality
+    );
+    for bytes in &evidence.frames {
+        image::load_from_memory(bytes).unwrap();
+    }
+    // The blink's peak really has the eyes closed compared with its baseline.
+    let (base, peak) = (&m.frames[3].landmarks, &m.frames[4].landmarks);
+    assert!(
+        peak.left_eye_openness < 0.8 * base.left_eye_openness,
+        "{base:?} {peak:?}"
+    );
+    // Signed by the device, verified as the server does, frames bound.
+    let signed = DeviceSigningKey::from_seed(&[9; 32])
+        .sign_manifest(m)
+        .unwrap();
+    let verified = signed.verify().unwrap();
+    verified.verify_frames(&evidence.frames).unwrap();
+    let plan_nonce = verified.nonce;
+    assert_eq!(plan_nonce, nonce);
+    assert_eq!(
+        verified.submission_token_sha256,
+        Sha256Digest::of(b"sub_token_123")
+    );
+}
+
+#[test]
+fn the_budget_lowers_quality_and_is_a_typed_error_when_impossible() {
+    let (store, outcome, nonce) = session(EvidenceConfig {
+        max_total_bytes: 90_000,
+        ..Default::default()
+    });
+    let e = store.finish(&info(nonce), &outcome).unwrap();
+    assert!(
+        e.total_bytes() <= 90_000 && e.jpeg_quality < 88,
+        "{} bytes at {}",
+        e.total_bytes(),
+        e.jpeg_quality
+    );
+    let tiny = EvidenceConfig {
+        max_total_bytes: 2_000,
+        ..Default::default()
+    };
+    let (store, outcome, nonce) = session(tiny);
+    assert!(matches!(
+        store.finish(&info(nonce), &outcome),
+        Err(EvidenceError::TooLarge { .. })
+    ));
+    let empty = EvidenceStore::new(EvidenceConfig::default());
+    assert_eq!(
+        empty.finish(&info(nonce), &outcome).unwrap_err(),
+        EvidenceError::NoPhoto
+    );
+}
