@@ -60,7 +60,7 @@ impl Default for EngineConfig {
             session_time_limit_ms: 60_000,
             closed_ratio: 0.78,
             open_ratio: 0.9,
-            blink_min_ms: 60,
+            blink_min_ms: 80,
             blink_max_ms: 500,
             yaw_deg: 18.0,
             pitch_deg: 12.0,

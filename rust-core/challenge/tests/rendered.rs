@@ -58,6 +58,16 @@ fn script(name: &str) -> Script {
 /// Renders `script`, runs it through vision and a session for `kinds`, and ends it as
 /// incomplete if the clip runs out first.
 fn perform(script: Script, kinds: &[ChallengeKind], models: &ModelSet) -> Outcome {
+    perform_as(script, kinds, models, false)
+}
+
+/// As `perform`, with the frames delivered mirrored (a front camera's selfie view) when asked.
+fn perform_as(
+    script: Script,
+    kinds: &[ChallengeKind],
+    models: &ModelSet,
+    mirrored: bool,
+) -> Outcome {
     let follow: Option<Vec<[f32; 3]>> = script.follow.as_ref().map(|f| f.waypoints.clone());
     let r = Renderer::new(script);
     let mut pipeline = Pipeline::new(models.clone(), PipelineConfig::default()).unwrap();
@@ -65,7 +75,7 @@ fn perform(script: Script, kinds: &[ChallengeKind], models: &ModelSet) -> Outcom
         Session::new(plan(kinds, follow.as_deref()), EngineConfig::default()).unwrap();
     for i in 0..r.frame_count() {
         let img = r.render(i);
-        let frame = img.frame().unwrap();
+        let frame = img.frame().unwrap().with_mirroring(mirrored);
         let analysis = pipeline.process(&frame).unwrap();
         let obs = Observation::from_analysis(r.timestamp_us(i) / 1000, &frame, &analysis);
         if let Some(o) = session.push(&obs).unwrap().outcome {
@@ -220,4 +230,13 @@ fn genuine_performances_pass_and_attacks_fail_with_the_right_reason() {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/liveness-engine-report.txt");
     let _ = std::fs::write(out, &report);
     assert!(failures.is_empty(), "{report}\n{}", failures.join("\n"));
+}
+
+#[test]
+fn left_and_right_are_the_users_whatever_the_mirroring() {
+    let models = ModelSet::bundled(Precision::Fp32).unwrap();
+    // The same performance (a turn to the user's left) seen through a mirrored selfie view.
+    assert!(perform_as(script("head_left"), &[HeadLeft], &models, true).passed);
+    let wrong = perform_as(script("head_left"), &[HeadRight], &models, true);
+    assert_eq!(wrong.failure, Some("wrong_direction"));
 }
