@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 bash scripts/setup.sh
-ORT_DYLIB_PATH=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
-export ORT_DYLIB_PATH
+export_ort_dylib_path
 if [ "${1:-}" = "--criterion" ]; then
   exec cargo bench --locked -p liveness-vision --bench stages
 fi

@@ -5,8 +5,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 bash scripts/setup.sh
 
-ORT_DYLIB_PATH=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
-export ORT_DYLIB_PATH
+export_ort_dylib_path
 
 echo "== Rust tests"
 cargo test --workspace --locked

@@ -54,27 +54,27 @@ fn trace() -> Vec<Observation> {
         .collect()
 }
 
-fn engine(c: &mut Criterion) {
-    let steps = vec![
-        PlannedStep {
-            index: 0,
-            kind: ChallengeKind::HeadLeft,
-            time_limit_ms: 8000,
-            follow_path: None,
-        },
-        PlannedStep {
-            index: 1,
-            kind: ChallengeKind::BlinkEyes,
-            time_limit_ms: 8000,
-            follow_path: None,
-        },
-    ];
-    let plan = ChallengePlan {
+/// A head turn, then a blink.
+fn plan() -> ChallengePlan {
+    let step = |index, kind| PlannedStep {
+        index,
+        kind,
+        time_limit_ms: 8000,
+        follow_path: None,
+    };
+    ChallengePlan {
         version: 1,
         nonce: Nonce([0; 32]),
-        steps,
+        steps: vec![
+            step(0, ChallengeKind::HeadLeft),
+            step(1, ChallengeKind::BlinkEyes),
+        ],
         total_time_limit_ms: 16_000,
-    };
+    }
+}
+
+fn engine(c: &mut Criterion) {
+    let plan = plan();
     let frames = trace();
     c.bench_function("engine/full session, per frame (200 frames)", |b| {
         b.iter_custom(|iters| {
@@ -102,26 +102,7 @@ fn engine(c: &mut Criterion) {
 
 /// The trace must really run a whole, passing session, or the figure means little.
 fn check_trace() {
-    let steps = vec![
-        PlannedStep {
-            index: 0,
-            kind: ChallengeKind::HeadLeft,
-            time_limit_ms: 8000,
-            follow_path: None,
-        },
-        PlannedStep {
-            index: 1,
-            kind: ChallengeKind::BlinkEyes,
-            time_limit_ms: 8000,
-            follow_path: None,
-        },
-    ];
-    let plan = ChallengePlan {
-        version: 1,
-        nonce: Nonce([0; 32]),
-        steps,
-        total_time_limit_ms: 16_000,
-    };
+    let plan = plan();
     if let Ok(mut s) = Session::new(plan, EngineConfig::default()) {
         let frames = trace();
         let n = frames

@@ -158,11 +158,7 @@ fn rotated_image_shows_roll_and_turned_frames_read_upright() {
         .unwrap()
         .mesh
         .points;
-    let worst = reference
-        .iter()
-        .zip(&got)
-        .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
-        .fold(0.0, f32::max);
+    let worst = worst_landmark(&reference, &got);
     assert!(worst < 1.0, "R90 buffer: worst landmark {worst} px");
 }
 
@@ -191,11 +187,7 @@ fn every_frame_format_gives_the_same_landmarks() {
             .unwrap()
             .mesh
             .points;
-        let worst = reference
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
-            .fold(0.0, f32::max);
+        let worst = worst_landmark(&reference, &got);
         assert!(worst < 1.0, "{format:?}: worst landmark {worst} px");
     }
 }
@@ -258,11 +250,7 @@ fn tracking_skips_the_detector_and_stays_on_the_face() {
         detector_runs += out.detector_ran as u32;
         let pts = out.face.unwrap().mesh.points;
         let f = first.get_or_insert_with(|| pts.clone());
-        let drift = f
-            .iter()
-            .zip(&pts)
-            .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
-            .fold(0.0, f32::max);
+        let drift = worst_landmark(f, &pts);
         assert!(drift < 3.0, "drift {drift}");
     }
     // Frame 0 and then every 15th frame.

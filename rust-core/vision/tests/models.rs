@@ -158,10 +158,6 @@ fn more_threads_give_the_same_landmarks() {
         .unwrap()
         .mesh
         .points;
-    let worst = one
-        .iter()
-        .zip(&two)
-        .map(|(a, b)| (a[0] - b[0]).hypot(a[1] - b[1]))
-        .fold(0.0, f32::max);
+    let worst = worst_landmark(&one, &two);
     assert!(worst < 0.01, "{worst}");
 }

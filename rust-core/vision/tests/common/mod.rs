@@ -40,3 +40,11 @@ pub fn pipeline() -> Pipeline {
 pub fn pipeline_with(config: PipelineConfig) -> Pipeline {
     Pipeline::new(models(Precision::Fp32), config).unwrap()
 }
+
+/// Largest x-y distance between corresponding landmarks.
+pub fn worst_landmark(a: &[[f32; 3]], b: &[[f32; 3]]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (p[0] - q[0]).hypot(p[1] - q[1]))
+        .fold(0.0, f32::max)
+}
