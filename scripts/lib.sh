@@ -9,3 +9,41 @@ export_ort_dylib_path() {
   ORT_DYLIB_PATH=$(ls "$VENV"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
   export ORT_DYLIB_PATH
 }
+
+# Starts a throwaway PostgreSQL cluster (Debian's postgresql package) on a free loopback
+# port, for the server's test suite, and exports LIVENESS_TEST_POSTGRES_URL. Stop it with
+# stop_test_postgres (callers put that in their EXIT trap). As root, the cluster runs as the
+# package's `postgres` user: initdb refuses to run as root.
+start_test_postgres() {
+  local initdb pg_bin port as_user=()
+  initdb=$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)
+  if [ -z "$initdb" ]; then
+    echo "PostgreSQL is not installed: run scripts/setup.sh" >&2
+    return 1
+  fi
+  pg_bin=$(dirname "$initdb")
+  PG_TEST_DIR=$(mktemp -d /tmp/liveness-pg.XXXXXX)
+  chmod 755 "$PG_TEST_DIR"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$PG_TEST_DIR"
+    as_user=(runuser -u postgres --)
+  fi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "${as_user[@]}" "$pg_bin/initdb" -D "$PG_TEST_DIR/data" -U liveness -A trust --no-sync >"$PG_TEST_DIR/initdb.log" 2>&1 ||
+    { cat "$PG_TEST_DIR/initdb.log" >&2; return 1; }
+  "${as_user[@]}" "$pg_bin/pg_ctl" -D "$PG_TEST_DIR/data" -l "$PG_TEST_DIR/server.log" -w \
+    -o "-p $port -k $PG_TEST_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
+    { cat "$PG_TEST_DIR/server.log" >&2; return 1; }
+  PG_TEST_CTL=("${as_user[@]}" "$pg_bin/pg_ctl" -D "$PG_TEST_DIR/data")
+  export LIVENESS_TEST_POSTGRES_URL="postgres://liveness@127.0.0.1:$port/postgres"
+  export LIVENESS_REQUIRE_POSTGRES=1
+  echo "PostgreSQL for the tests: $LIVENESS_TEST_POSTGRES_URL"
+}
+
+stop_test_postgres() {
+  if [ -n "${PG_TEST_DIR:-}" ]; then
+    "${PG_TEST_CTL[@]}" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$PG_TEST_DIR"
+    PG_TEST_DIR=""
+  fi
+}

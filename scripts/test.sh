@@ -7,12 +7,15 @@ bash scripts/setup.sh
 
 export_ort_dylib_path
 
+scratch=$(mktemp -d)
+trap 'stop_test_postgres; rm -rf "$scratch"' EXIT
+# The server's suite runs on SQLite and on this PostgreSQL.
+start_test_postgres
+
 echo "== Rust tests"
 cargo test --workspace --locked
 
 echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, PyJWT, jwcrypto)"
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
 cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
 "$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \
   rust-core/protocol/tests/vectors/reference.json "$scratch/fresh.json"

@@ -553,6 +553,20 @@ impl Session {
             return o.clone();
         }
         let reason = self.debouncer.shown().map_or("incomplete", Guidance::code);
+        // The step under way ends here, failed, so the timeline names every step whose
+        // frames the evidence may hold.
+        if let Phase::Step { index, started, .. } = self.phase {
+            let step = &self.plan.steps[index];
+            let end = self.temporal.last_t.unwrap_or(started).max(started);
+            self.timeline.push(StepRecord {
+                index: step.index,
+                kind: step.kind,
+                started_ms: self.rel(started),
+                ended_ms: self.rel(end),
+                result: StepResult::Failed,
+                reason: Some(reason.to_owned()),
+            });
+        }
         let outcome = self.conclude(Some(reason));
         self.phase = Phase::Done;
         self.outcome = Some(outcome.clone());

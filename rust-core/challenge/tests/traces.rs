@@ -519,3 +519,30 @@ fn bad_configs_and_plans_are_typed_errors() {
         "invalid_plan"
     );
 }
+
+/// Input that stops mid-step (the user cancelled, the clip ended) ends that step failed in
+/// the timeline, so the timeline names every step the evidence holds frames of.
+#[test]
+fn stopping_mid_step_records_the_step_as_failed() {
+    let mut s = Session::new(plan(&[HeadLeft, BlinkEyes]), EngineConfig::default()).unwrap();
+    for i in 0..60u64 {
+        let obs = Observation {
+            t_ms: 1_000_000 + i * FRAME_MS,
+            face_count: 1,
+            face: Some(face()),
+            frame_brightness: 0.5,
+            signature: [i as u8; 64],
+        };
+        assert!(s.push(&obs).unwrap().outcome.is_none());
+    }
+    let o = s.end_incomplete();
+    assert!(!o.passed);
+    assert_eq!(o.failure, Some("incomplete"));
+    assert_eq!(o.timeline.len(), 1);
+    let step = &o.timeline[0];
+    assert_eq!((step.kind, step.result), (HeadLeft, StepResult::Failed));
+    assert_eq!(step.reason.as_deref(), Some("incomplete"));
+    assert!(step.ended_ms > step.started_ms);
+    // Ending again changes nothing.
+    assert_eq!(s.end_incomplete(), o);
+}

@@ -329,7 +329,8 @@ impl EvidenceManifest {
 
     /// Checks that this evidence was made for the session the verifier holds: same session id
     /// and nonce, the submission token it was uploaded with, and the plan's challenges in the
-    /// plan's order. A genuine recording made for another session fails here.
+    /// plan's order (all of them, or up to the step that failed and ended the session). A
+    /// genuine recording made for another session fails here.
     pub fn check_binding(
         &self,
         session_id: &str,
@@ -346,12 +347,19 @@ impl EvidenceManifest {
         if self.submission_token_sha256 != Sha256Digest::of(submission_token) {
             return mismatch("submission token");
         }
-        if !self
-            .timeline
-            .iter()
-            .map(|s| s.kind)
-            .eq(plan.steps.iter().map(|s| s.kind))
-        {
+        // The plan's steps in order; a session a failure ended early stops at that step.
+        let kinds_match = self.timeline.len() <= plan.steps.len()
+            && self
+                .timeline
+                .iter()
+                .zip(&plan.steps)
+                .all(|(done, planned)| done.kind == planned.kind);
+        let complete = self.timeline.len() == plan.steps.len()
+            || self
+                .timeline
+                .last()
+                .is_some_and(|s| s.result != StepResult::Passed);
+        if !kinds_match || !complete {
             return mismatch("challenge order");
         }
         Ok(())

@@ -5,6 +5,7 @@
 
 use ed25519_dalek::Signer;
 use liveness_protocol::encoding::b64url_encode;
+use liveness_protocol::manifest::StepResult;
 use liveness_protocol::vectors::sample_manifest;
 use liveness_protocol::{
     DeviceSigningKey, EvidenceManifest, Jwks, Nonce, ProtocolError, SessionOptions, SignedManifest,
@@ -103,10 +104,19 @@ fn evidence_is_bound_to_its_session_nonce_token_and_plan_order() {
         mismatch(reordered.check_binding("ses_test", &plan, b"token")),
         "challenge order"
     );
+    // Stopping early is only consistent with the plan when the last step failed.
     let mut short = m;
     short.timeline.pop();
     assert_eq!(
         mismatch(short.check_binding("ses_test", &plan, b"token")),
+        "challenge order"
+    );
+    short.timeline.last_mut().unwrap().result = StepResult::TimedOut;
+    short.check_binding("ses_test", &plan, b"token").unwrap();
+    let mut swapped = short.clone();
+    swapped.timeline[0].kind = plan.steps[2].kind;
+    assert_eq!(
+        mismatch(swapped.check_binding("ses_test", &plan, b"token")),
         "challenge order"
     );
 }

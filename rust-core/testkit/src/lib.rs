@@ -12,10 +12,12 @@
 
 pub mod head;
 pub mod output;
+pub mod perform;
 pub mod render;
 pub mod script;
 
 pub use head::{Expression, HeadModel};
+pub use perform::performing;
 pub use render::Renderer;
 pub use script::{Script, ScriptError};
 

@@ -266,6 +266,9 @@ impl Model {
     /// Where tract spends its time in this model: milliseconds per run for each op type,
     /// averaged over `runs`, largest first. `None` for another engine.
     pub fn profile_ops(&self, input: &[f32], runs: usize) -> Result<Option<Vec<(String, f64)>>> {
+        // Without the `onnxruntime` feature the match has one arm; it stays a match so the
+        // feature can add the other.
+        #[allow(clippy::infallible_destructuring_match)]
         let plan = match &self.engine {
             Engine::Tract(plan) => plan,
             #[cfg(feature = "onnxruntime")]

@@ -1,0 +1,97 @@
+//! Tenant and key management, behind `liveness-server admin …` (and used by tests and the
+//! demo). Secrets are returned once, to be handed to the integrator, and stored hashed.
+
+use std::time::Duration;
+
+use crate::auth::{IssuedKey, issue_key};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::store::{ApiKeyRow, SigningKeyRow, TenantRow};
+use crate::tokens::{random_hex, random_token};
+
+/// A new tenant with its first API key.
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub tenant_id: String,
+    /// Verifies this tenant's webhooks and signed results (`whsec_…`).
+    pub webhook_secret: String,
+    pub key: IssuedKey,
+}
+
+pub async fn create_tenant(db: &Db, name: &str, now_ms: i64) -> Result<NewTenant, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::bad_request(
+            "invalid_name",
+            "a tenant name is 1..=200 bytes",
+        ));
+    }
+    let tenant_id = format!("ten_{}", random_hex(8)?);
+    let webhook_secret = random_token("whsec_", 32)?;
+    db.insert_tenant(&tenant_id, name, &webhook_secret, now_ms)
+        .await?;
+    let key = create_api_key(db, &tenant_id, now_ms).await?;
+    Ok(NewTenant {
+        tenant_id,
+        webhook_secret,
+        key,
+    })
+}
+
+pub async fn tenants(db: &Db) -> Result<Vec<TenantRow>, ApiError> {
+    Ok(db.tenants().await?)
+}
+
+pub async fn create_api_key(db: &Db, tenant_id: &str, now_ms: i64) -> Result<IssuedKey, ApiError> {
+    if db.tenant(tenant_id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let key = issue_key()?;
+    db.insert_api_key(
+        &key.key_id,
+        tenant_id,
+        &key.secret_sha256,
+        &key.signing_key,
+        now_ms,
+    )
+    .await?;
+    Ok(key)
+}
+
+/// Issues a successor to `key_id`; the old key keeps working for `grace`, then expires.
+pub async fn rotate_api_key(
+    db: &Db,
+    key_id: &str,
+    grace: Duration,
+    now_ms: i64,
+) -> Result<IssuedKey, ApiError> {
+    let old = db
+        .api_key(key_id)
+        .await?
+        .filter(|k| k.status == "active")
+        .ok_or_else(ApiError::not_found)?;
+    let new = create_api_key(db, &old.tenant_id, now_ms).await?;
+    db.expire_api_key(key_id, now_ms + grace.as_millis() as i64)
+        .await?;
+    Ok(new)
+}
+
+pub async fn revoke_api_key(db: &Db, key_id: &str, now_ms: i64) -> Result<(), ApiError> {
+    if db.revoke_api_key(key_id, now_ms).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+pub async fn api_keys(db: &Db, tenant_id: &str) -> Result<Vec<ApiKeyRow>, ApiError> {
+    Ok(db.api_keys(tenant_id).await?)
+}
+
+pub async fn rotate_signing_key(db: &Db, now_ms: i64) -> Result<String, ApiError> {
+    crate::keys::rotate(db, now_ms).await
+}
+
+pub async fn signing_keys(db: &Db) -> Result<Vec<SigningKeyRow>, ApiError> {
+    Ok(db.signing_keys().await?)
+}

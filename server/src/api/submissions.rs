@@ -1,0 +1,292 @@
+//! Device uploads and job status.
+//!
+//! `POST /v1/submissions` takes `Authorization: Bearer <submission token>` and a
+//! `multipart/form-data` body with, in any order: `manifest` (the exact manifest bytes the
+//! device signed), `public_key` and `signature` (unpadded base64url), and one `frame` part
+//! per JPEG in manifest order. The cheap checks run before anything is stored (see
+//! [`crate::verify::check_upload`]); then the session's single submission is claimed and
+//! the evidence and its job are stored in one transaction. The same upload sent twice (a
+//! retry after a lost response) returns the same job; a different upload is refused.
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use liveness_protocol::encoding::{b64url_decode, b64url_encode};
+use liveness_protocol::manifest::limits::{MAX_FRAMES, MAX_MANIFEST_BYTES};
+use liveness_protocol::{ChallengePlan, FrameRole, ProtocolError, ResultStatus, SignedManifest};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::server::AppState;
+use crate::store::{ClaimOutcome, NewSubmission, SessionRow};
+use crate::tokens::{random_token, sha256_hex};
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn bad_token() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_submission_token",
+        "missing or unknown submission token",
+    )
+}
+
+fn expired() -> ApiError {
+    ApiError::unauthorized(
+        "submission_token_expired",
+        "the submission token has expired; start a new session",
+    )
+}
+
+fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("malformed_submission", message)
+}
+
+/// The session a submission token belongs to.
+async fn session_for_token(
+    app: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, SessionRow), ApiError> {
+    let token = bearer(headers)
+        .filter(|t| t.starts_with("st_"))
+        .ok_or_else(bad_token)?;
+    let session = app
+        .db
+        .session_by_submission_token(&sha256_hex(token.as_bytes()))
+        .await?
+        .ok_or_else(bad_token)?;
+    Ok((token.to_owned(), session))
+}
+
+#[derive(Debug, Default)]
+struct Upload {
+    manifest: Option<Vec<u8>>,
+    public_key: Option<String>,
+    signature: Option<String>,
+    frames: Vec<Vec<u8>>,
+}
+
+fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            e.body_text(),
+        )
+    } else {
+        malformed(format!("unreadable multipart body: {}", e.body_text()))
+    }
+}
+
+async fn read_upload(mut multipart: Multipart) -> Result<Upload, ApiError> {
+    let mut upload = Upload::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
+        let text = || {
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| malformed(format!("part `{name}` must be text")))
+        };
+        let twice = || malformed(format!("part `{name}` appears twice"));
+        match name.as_str() {
+            "manifest" if upload.manifest.is_some() => return Err(twice()),
+            "manifest" if bytes.len() > MAX_MANIFEST_BYTES => {
+                return Err(malformed(format!(
+                    "the manifest exceeds {MAX_MANIFEST_BYTES} bytes"
+                )));
+            }
+            "manifest" => upload.manifest = Some(bytes.to_vec()),
+            "public_key" if upload.public_key.is_some() => return Err(twice()),
+            "public_key" => upload.public_key = Some(text()?),
+            "signature" if upload.signature.is_some() => return Err(twice()),
+            "signature" => upload.signature = Some(text()?),
+            "frame" if upload.frames.len() >= MAX_FRAMES => {
+                return Err(malformed(format!("more than {MAX_FRAMES} frames")));
+            }
+            "frame" => upload.frames.push(bytes.to_vec()),
+            other => return Err(malformed(format!("unknown part `{other}`"))),
+        }
+    }
+    Ok(upload)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Accepted {
+    pub job_id: String,
+    pub session_id: String,
+    pub status: &'static str,
+}
+
+fn role_name(role: FrameRole) -> &'static str {
+    match role {
+        FrameRole::Photo => "photo",
+        FrameRole::Baseline => "baseline",
+        FrameRole::ChallengePeak => "challenge_peak",
+    }
+}
+
+pub async fn submit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let now = app.clock.now_ms();
+    let (token, session) = session_for_token(&app, &headers).await?;
+    if session.status == "created" && now >= session.submission_expires_at {
+        crate::metrics::submission("expired");
+        return Err(expired());
+    }
+    let multipart = multipart.map_err(|e| malformed(e.body_text()))?;
+    let upload = read_upload(multipart).await?;
+    let (Some(manifest), Some(public_key), Some(signature)) =
+        (upload.manifest, upload.public_key, upload.signature)
+    else {
+        return Err(malformed(
+            "the parts manifest, public_key and signature are required",
+        ));
+    };
+    let decode = |field, text: &str| {
+        b64url_decode(field, text.trim()).map_err(|e: ProtocolError| malformed(e.to_string()))
+    };
+    let signed = SignedManifest::from_parts(
+        manifest,
+        &decode("public_key", &public_key)?,
+        &decode("signature", &signature)?,
+    )
+    .map_err(|e| malformed(e.to_string()))?;
+    let device_key = b64url_encode(signed.public_key);
+    app.limit_device(&device_key).await?;
+
+    let plan = ChallengePlan::from_json(session.plan_json.as_bytes())
+        .map_err(|e| ApiError::internal("stored plan", e))?;
+    let manifest =
+        match crate::verify::check_upload(&signed, &session.id, &plan, &token, &upload.frames) {
+            Ok(m) => m,
+            Err(e) => {
+                crate::metrics::submission("rejected");
+                // A correctly signed upload that fails the binding is a replay attempt by that
+                // device: it counts towards its cool-down. A bad signature proves nothing about
+                // whose key it is, so it does not.
+                if !matches!(
+                    e,
+                    ProtocolError::BadSignature { .. } | ProtocolError::InvalidPublicKey
+                ) && signed.verify().is_ok()
+                {
+                    app.db
+                        .record_device_failure(&device_key, &session.id, now)
+                        .await?;
+                }
+                return Err(ApiError::evidence(&e));
+            }
+        };
+
+    let job_id = random_token("job_", 16)?;
+    let frames: Vec<(String, Vec<u8>)> = manifest
+        .frames
+        .iter()
+        .map(|f| role_name(f.role).to_owned())
+        .zip(upload.frames)
+        .collect();
+    let outcome = app
+        .db
+        .store_submission(&NewSubmission {
+            session_id: &session.id,
+            job_id: &job_id,
+            submission_sha256: &sha256_hex(&signed.manifest_bytes),
+            device_key: &device_key,
+            manifest: &signed.manifest_bytes,
+            signature: &b64url_encode(signed.signature),
+            frames: &frames,
+            now,
+        })
+        .await?;
+    let job_id = match outcome {
+        ClaimOutcome::Stored => {
+            crate::metrics::submission("accepted");
+            app.jobs_queued.notify_one();
+            job_id
+        }
+        ClaimOutcome::Duplicate { job_id } => {
+            crate::metrics::submission("duplicate");
+            job_id
+        }
+        ClaimOutcome::AlreadyUsed => {
+            crate::metrics::submission("token_used");
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "submission_token_used",
+                "this session already has a different submission",
+            ));
+        }
+        ClaimOutcome::Expired => {
+            crate::metrics::submission("expired");
+            return Err(expired());
+        }
+    };
+    let accepted = Accepted {
+        job_id,
+        session_id: session.id,
+        status: "queued",
+    };
+    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct JobView {
+    pub job_id: String,
+    pub session_id: String,
+    /// `queued`, `running`, `done` or `failed`.
+    pub status: String,
+    pub result_status: ResultStatus,
+    /// The full result, for the integrator only. The device learns that the job ended, not
+    /// the scores an attacker could tune a spoof against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<liveness_protocol::ResultBody>,
+}
+
+pub async fn job(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(job_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let device = bearer(&headers).is_some_and(|t| t.starts_with("st_"));
+    let session = if device {
+        let (_, s) = session_for_token(&app, &headers).await?;
+        s
+    } else {
+        let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+        let tenant = app.authenticate(&headers, "GET", path, None).await?;
+        app.limit_tenant(&tenant.id).await?;
+        let job = app.db.job(&job_id).await?.ok_or_else(ApiError::not_found)?;
+        app.db
+            .session(&job.session_id)
+            .await?
+            .filter(|s| s.tenant_id == tenant.id)
+            .ok_or_else(ApiError::not_found)?
+    };
+    if session.job_id.as_deref() != Some(job_id.as_str()) {
+        return Err(ApiError::not_found());
+    }
+    let job = app.db.job(&job_id).await?.ok_or_else(ApiError::not_found)?;
+    let result = super::sessions::result_of(&app, &session)?;
+    Ok(axum::Json(JobView {
+        job_id: job.id,
+        session_id: session.id,
+        status: job.status,
+        result_status: result.status,
+        result: (!device).then_some(result),
+    })
+    .into_response())
+}

@@ -1,0 +1,292 @@
+//! `liveness-server`: run the verification backend, or manage tenants and keys.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use liveness_server::{Clock, Db, Server, ServerConfig, admin};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "liveness-server",
+    version,
+    about = "Face-liveness verification server"
+)]
+struct Cli {
+    /// `sqlite://file.db?mode=rwc` (the default, created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://liveness.db?mode=rwc",
+        global = true
+    )]
+    database_url: String,
+    /// Log lines as JSON (the default) or as text for a terminal.
+    #[arg(long, default_value = "json", value_parser = ["json", "text"], global = true)]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API until SIGTERM or Ctrl-C, then finish in-flight work and exit.
+    Serve {
+        #[arg(long, env = "LIVENESS_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Verification workers (each loads the models once); default: one per core.
+        #[arg(long)]
+        workers: Option<usize>,
+        #[arg(long, default_value_t = 600)]
+        tenant_requests_per_minute: i64,
+        /// First webhook retry delay (doubles per retry).
+        #[arg(long, default_value_t = 10_000)]
+        webhook_backoff_base_ms: u64,
+        /// A delivery or job claimed by a dead instance is retried after this lease.
+        #[arg(long, default_value_t = 60_000)]
+        webhook_lease_ms: u64,
+        #[arg(long, default_value_t = 120_000)]
+        job_lease_ms: u64,
+        #[arg(long, default_value_t = 500)]
+        poll_interval_ms: u64,
+    },
+    /// Tenants, API keys and verdict signing keys.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Tenants (integrators).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// API keys of a tenant.
+    ApiKeys {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Verdict signing keys (published at /.well-known/jwks.json).
+    Keys {
+        #[command(subcommand)]
+        command: SigningKeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TenantCommand {
+    /// Creates a tenant and its first API key; prints the secrets once.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    Create {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Issues a successor; the old key keeps working for the grace period.
+    Rotate {
+        #[arg(long)]
+        key: String,
+        #[arg(long, default_value_t = 86_400)]
+        grace_seconds: u64,
+    },
+    Revoke {
+        #[arg(long)]
+        key: String,
+    },
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SigningKeyCommand {
+    /// New current key; the old one stays published as the previous key.
+    Rotate,
+    List,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let clock = Clock::default();
+    match cli.command {
+        Command::Serve {
+            bind,
+            workers,
+            tenant_requests_per_minute,
+            webhook_backoff_base_ms,
+            webhook_lease_ms,
+            job_lease_ms,
+            poll_interval_ms,
+        } => {
+            let defaults = ServerConfig::default();
+            let config = ServerConfig {
+                bind,
+                database_url: cli.database_url,
+                workers: workers.unwrap_or(defaults.workers),
+                tenant_requests_per_minute,
+                webhook_backoff_base: Duration::from_millis(webhook_backoff_base_ms),
+                webhook_lease: Duration::from_millis(webhook_lease_ms),
+                job_lease: Duration::from_millis(job_lease_ms),
+                poll_interval: Duration::from_millis(poll_interval_ms),
+                ..defaults
+            };
+            let server = Server::start(config).await.map_err(|e| e.to_string())?;
+            // One line on stdout for scripts that start the server on port 0.
+            println!("{}", json!({"listening": server.url()}));
+            shutdown_signal().await;
+            tracing::info!(
+                "shutting down: finishing requests, jobs and webhook attempts in flight"
+            );
+            server.shutdown().await;
+            Ok(())
+        }
+        Command::Admin { command } => {
+            let db = Db::connect(&cli.database_url, 2)
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = clock.now_ms();
+            let out = admin_command(&db, command, now)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+async fn admin_command(
+    db: &Db,
+    command: AdminCommand,
+    now: i64,
+) -> Result<serde_json::Value, liveness_server::ApiError> {
+    Ok(match command {
+        AdminCommand::Tenant {
+            command: TenantCommand::Create { name },
+        } => {
+            let t = admin::create_tenant(db, &name, now).await?;
+            json!({
+                "tenant_id": t.tenant_id,
+                "webhook_secret": t.webhook_secret,
+                "key_id": t.key.key_id,
+                "api_key": t.key.api_key,
+                "note": "the api_key and webhook_secret are shown once; store them now",
+            })
+        }
+        AdminCommand::Tenant {
+            command: TenantCommand::List,
+        } => json!(
+            admin::tenants(db)
+                .await?
+                .into_iter()
+                .map(|t| json!({"tenant_id": t.id, "name": t.name}))
+                .collect::<Vec<_>>()
+        ),
+        AdminCommand::ApiKeys { command } => match command {
+            ApiKeyCommand::Create { tenant } => {
+                let k = admin::create_api_key(db, &tenant, now).await?;
+                json!({"key_id": k.key_id, "api_key": k.api_key})
+            }
+            ApiKeyCommand::Rotate { key, grace_seconds } => {
+                let k = admin::rotate_api_key(db, &key, Duration::from_secs(grace_seconds), now)
+                    .await?;
+                json!({"key_id": k.key_id, "api_key": k.api_key, "old_key_expires_in_seconds": grace_seconds})
+            }
+            ApiKeyCommand::Revoke { key } => {
+                admin::revoke_api_key(db, &key, now).await?;
+                json!({"revoked": key})
+            }
+            ApiKeyCommand::List { tenant } => json!(
+                admin::api_keys(db, &tenant)
+                    .await?
+                    .into_iter()
+                    .map(|k| json!({
+                        "key_id": k.id,
+                        "status": k.status,
+                        "created_at": k.created_at / 1000,
+                        "expires_at": k.expires_at.map(|t| t / 1000),
+                    }))
+                    .collect::<Vec<_>>()
+            ),
+        },
+        AdminCommand::Keys {
+            command: SigningKeyCommand::Rotate,
+        } => {
+            json!({"kid": admin::rotate_signing_key(db, now).await?})
+        }
+        AdminCommand::Keys {
+            command: SigningKeyCommand::List,
+        } => {
+            json!(admin::signing_keys(db)
+            .await?
+            .into_iter()
+            .map(|k| json!({"kid": k.kid, "status": k.status, "created_at": k.created_at / 1000}))
+            .collect::<Vec<_>>())
+        }
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("liveness-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("liveness-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
