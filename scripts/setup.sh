@@ -8,8 +8,10 @@ source scripts/lib.sh
 apt_packages=()
 command -v python3 >/dev/null || apt_packages+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
-# The server's tests run against PostgreSQL too; the load benchmark uses wrk.
+# The server's tests run against PostgreSQL too.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
+# nokhwa (the SDK's webcam source) generates its V4L2 bindings with libclang.
+ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || apt_packages+=(libclang-dev)
 if ((${#apt_packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo

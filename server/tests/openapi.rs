@@ -48,10 +48,18 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut V
         return;
     }
     if let Some(n) = value.as_f64() {
-        if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m) {
+        if schema
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n < m)
+        {
             errors.push(format!("{at}: {n} below minimum"));
         }
-        if schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m) {
+        if schema
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n > m)
+        {
             errors.push(format!("{at}: {n} above maximum"));
         }
     }
@@ -64,7 +72,12 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str, errors: &mut V
     }
     if let Some(object) = value.as_object() {
         let props = schema.get("properties").and_then(Value::as_object);
-        for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if !object.contains_key(r.as_str().unwrap()) {
                 errors.push(format!("{at}: required `{r}` missing"));
             }
@@ -89,12 +102,21 @@ async fn check(doc: &Value, method: &str, path: &str, r: reqwest::Response) -> V
     let op = &doc["paths"][path][method];
     assert!(op.is_object(), "{method} {path} is not documented");
     let response = &op["responses"][&status];
-    assert!(response.is_object(), "{method} {path} answered {status}, which is not documented: {body}");
+    assert!(
+        response.is_object(),
+        "{method} {path} answered {status}, which is not documented: {body}"
+    );
     let schema = &response["content"][content_type.split(';').next().unwrap()]["schema"];
-    assert!(schema.is_object(), "{method} {path} {status}: {content_type} not documented");
+    assert!(
+        schema.is_object(),
+        "{method} {path} {status}: {content_type} not documented"
+    );
     let mut errors = Vec::new();
     validate(doc, schema, &body, "body", &mut errors);
-    assert!(errors.is_empty(), "{method} {path} {status}: {errors:#?}\n{body:#}");
+    assert!(
+        errors.is_empty(),
+        "{method} {path} {status}: {errors:#?}\n{body:#}"
+    );
     body
 }
 
@@ -130,7 +152,15 @@ fn every_route_is_documented_and_nothing_else() {
 async fn responses_match_the_document() {
     let doc: Value = serde_json::from_str(DOC).unwrap();
     let h = Harness::start(Backend::Sqlite).await;
-    let served: Value = h.http.get(h.url("/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let served: Value = h
+        .http
+        .get(h.url("/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(served, doc);
 
     let receiver = Receiver::start().await;
@@ -145,15 +175,28 @@ async fn responses_match_the_document() {
     let created = check(&doc, "post", "/v1/sessions", r).await;
     let id = created["session_id"].as_str().unwrap();
     let token = created["result_token"].as_str().unwrap();
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}/result?token={token}"))).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}/result?token={token}")))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/v1/sessions/{session_id}/result", r).await;
 
     let upload = faceless_upload(&created, &device_key());
-    let r = h.submit(created["submission_token"].as_str().unwrap(), &upload).await;
+    let r = h
+        .submit(created["submission_token"].as_str().unwrap(), &upload)
+        .await;
     let accepted = check(&doc, "post", "/v1/submissions", r).await;
     let job = accepted["job_id"].as_str().unwrap();
     h.wait_job(job).await;
-    let r = h.http.get(h.url(&format!("/v1/jobs/{job}"))).bearer_auth(h.api_key()).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/jobs/{job}")))
+        .bearer_auth(h.api_key())
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/v1/jobs/{job_id}", r).await;
     let r = h
         .http
@@ -163,39 +206,99 @@ async fn responses_match_the_document() {
         .await
         .unwrap();
     check(&doc, "get", "/v1/jobs/{job_id}", r).await;
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}/result?token={token}"))).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}/result?token={token}")))
+        .send()
+        .await
+        .unwrap();
     let result = check(&doc, "get", "/v1/sessions/{session_id}/result", r).await;
     assert!(result["verdict"].is_object());
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}"))).bearer_auth(h.api_key()).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}")))
+        .bearer_auth(h.api_key())
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/v1/sessions/{session_id}", r).await;
     assert!(receiver.wait_for(1, Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}/webhooks"))).bearer_auth(h.api_key()).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}/webhooks")))
+        .bearer_auth(h.api_key())
+        .send()
+        .await
+        .unwrap();
     let listed = check(&doc, "get", "/v1/sessions/{session_id}/webhooks", r).await;
     assert_eq!(listed["deliveries"][0]["status"], "delivered");
 
     // Errors.
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}/result?token=x"))).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}/result?token=x")))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/v1/sessions/{session_id}/result", r).await;
-    let r = h.http.get(h.url(&format!("/v1/sessions/{id}/photo?token=x"))).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url(&format!("/v1/sessions/{id}/photo?token=x")))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/v1/sessions/{session_id}/photo", r).await;
-    let r = h.submit(created["submission_token"].as_str().unwrap(), &faceless_upload(&created, &device_key())).await;
+    let r = h
+        .submit(
+            created["submission_token"].as_str().unwrap(),
+            &faceless_upload(&created, &device_key()),
+        )
+        .await;
     check(&doc, "post", "/v1/submissions", r).await;
-    let r = h.http.post(h.url("/v1/sessions")).json(&json!({})).send().await.unwrap();
+    let r = h
+        .http
+        .post(h.url("/v1/sessions"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "post", "/v1/sessions", r).await;
-    let r = h.http.post(h.url("/v1/sessions")).bearer_auth(h.api_key()).json(&json!({"challenge_count": 0})).send().await.unwrap();
+    let r = h
+        .http
+        .post(h.url("/v1/sessions"))
+        .bearer_auth(h.api_key())
+        .json(&json!({"challenge_count": 0}))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "post", "/v1/sessions", r).await;
     let r = h
         .http
         .post(h.url("/oauth/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &h.tenant.key.key_id), ("client_secret", h.api_key())])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &h.tenant.key.key_id),
+            ("client_secret", h.api_key()),
+        ])
         .send()
         .await
         .unwrap();
     check(&doc, "post", "/oauth/token", r).await;
-    let r = h.http.post(h.url("/oauth/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let r = h
+        .http
+        .post(h.url("/oauth/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     check(&doc, "post", "/oauth/token", r).await;
-    let r = h.http.get(h.url("/.well-known/jwks.json")).send().await.unwrap();
+    let r = h
+        .http
+        .get(h.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
     check(&doc, "get", "/.well-known/jwks.json", r).await;
 
     // Operations.
@@ -204,7 +307,15 @@ async fn responses_match_the_document() {
     let r = h.http.get(h.url("/readyz")).send().await.unwrap();
     let ready = check(&doc, "get", "/readyz", r).await;
     assert_eq!(ready["status"], "ready");
-    let metrics = h.http.get(h.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for name in [
         "liveness_http_requests_total",
         "liveness_http_request_duration_seconds_bucket",
@@ -229,7 +340,8 @@ fn the_validator_rejects_what_the_document_does_not_say() {
     let doc: Value = serde_json::from_str(DOC).unwrap();
     let schema = json!({"$ref": "#/components/schemas/JobView"});
     let mut errors = Vec::new();
-    let good = json!({"job_id": "j", "session_id": "s", "status": "done", "result_status": "success"});
+    let good =
+        json!({"job_id": "j", "session_id": "s", "status": "done", "result_status": "success"});
     validate(&doc, &schema, &good, "body", &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
     for bad in [

@@ -22,15 +22,34 @@ fn admin(db: &str, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Starts `liveness-server serve` and returns it with its base URL.
 fn serve(db: &str) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["--database-url", db, "--log-format", "text", "serve", "--bind", "127.0.0.1:0"])
-        .args(["--workers", "1", "--webhook-lease-ms", "2000", "--webhook-backoff-base-ms", "200"])
+        .args([
+            "--database-url",
+            db,
+            "--log-format",
+            "text",
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--workers",
+            "1",
+            "--webhook-lease-ms",
+            "2000",
+            "--webhook-backoff-base-ms",
+            "200",
+        ])
         .args(["--poll-interval-ms", "50"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -59,7 +78,10 @@ async fn ready(http: &reqwest::Client, base: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_delivery_then_restarted_delivers_again_with_the_same_key() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}?mode=rwc", dir.path().join("server.db").display());
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("server.db").display()
+    );
     let tenant = admin(&db, &["tenant", "create", "--name", "Initech"]);
     let api_key = tenant["api_key"].as_str().unwrap();
     let http = reqwest::Client::new();
@@ -101,7 +123,10 @@ async fn killed_mid_delivery_then_restarted_delivers_again_with_the_same_key() {
         "the delivery was not retried after the restart"
     );
     let requests = receiver.requests.lock().unwrap().clone();
-    assert_eq!(requests[0].0["idempotency-key"], requests[1].0["idempotency-key"]);
+    assert_eq!(
+        requests[0].0["idempotency-key"],
+        requests[1].0["idempotency-key"]
+    );
     assert_eq!(requests[0].1, requests[1].1);
 
     let id = created["session_id"].as_str().unwrap();

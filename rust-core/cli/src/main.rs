@@ -10,6 +10,7 @@ use liveness_protocol::vectors::reference_vectors;
 use liveness_protocol::{Jwks, Nonce, ProtocolError, SessionOptions, SignedVerdict, derive_plan};
 
 mod bench;
+mod demo;
 mod protocol_demo;
 mod subject;
 
@@ -22,6 +23,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The end-to-end demo: an in-process server, a session created as an integrator would,
+    /// the SDK performing it with a rendered subject and live guidance, the upload, and the
+    /// verdict verified offline against the JWKS.
+    Demo {
+        /// Show an attack being rejected instead of a genuine user passing.
+        #[arg(long, value_enum)]
+        attack: Option<demo::Attack>,
+        /// A real webcam instead of the rendered subject (needs the `camera` feature).
+        #[arg(long)]
+        camera: bool,
+        /// Do not pace the rendered frames in real time.
+        #[arg(long)]
+        fast: bool,
+    },
+    /// One SDK session against a running server: peak RSS, evidence size, time to verdict.
+    SessionBench {
+        #[arg(long)]
+        server: String,
+        #[arg(long, env = "LIVENESS_API_KEY")]
+        api_key: String,
+    },
     /// Walk through one session's protocol in-process: options, plan, signed evidence,
     /// server checks, signed verdict verified offline, and tampered copies refused.
     ProtocolDemo,
@@ -162,6 +184,18 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Failure> {
 fn run(command: Command) -> Result<(), Failure> {
     match command {
         Command::ProtocolDemo => protocol_demo::run().map_err(Failure::from),
+        Command::Demo {
+            attack,
+            camera,
+            fast,
+        } => match demo::demo(attack, camera, fast) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::CheckFailed),
+            Err(e) => Err(Failure::Usage(e)),
+        },
+        Command::SessionBench { server, api_key } => {
+            demo::session_bench(&server, &api_key).map_err(Failure::Usage)
+        }
         Command::Render { script, out } => subject::render(&script, &out)
             .map(drop)
             .map_err(Failure::Usage),

@@ -15,7 +15,7 @@ mod submissions;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -119,14 +119,14 @@ pub fn router(state: AppState) -> Router {
             "no such route",
         )
     })
-    .layer(middleware::from_fn_with_state(state.clone(), observe))
+    .layer(middleware::from_fn(observe))
     .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
     .with_state(state)
 }
 
 /// Logs and counts every request by its route template: never the raw path or query,
 /// which carry session ids and result tokens.
-async fn observe(State(_): State<AppState>, request: Request, next: Next) -> Response {
+async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request

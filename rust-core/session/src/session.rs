@@ -1,0 +1,496 @@
+//! [`LivenessSession`]: one run from the first frame to the server's answer.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use liveness_challenge::{EngineConfig, Event, Guidance, Observation, Outcome, Prompt, Session};
+use liveness_evidence::{EvidenceConfig, EvidenceError, EvidenceStore, ManifestInfo};
+use liveness_protocol::manifest::{Attestation, DeviceInfo, ModelInfo, SdkInfo, StepResult};
+use liveness_protocol::{ChallengeKind, ChallengePlan, DeviceSigningKey, Nonce, Sha256Digest};
+use liveness_vision::{ModelKind, ModelSet, Pipeline, PipelineConfig, Precision};
+use serde::Deserialize;
+use tokio::sync::Notify;
+
+use crate::client::{PinSet, RetryPolicy, ServerClient, Upload};
+use crate::error::SdkError;
+use crate::events::{Observer, SessionEvent};
+use crate::source::FrameSource;
+
+/// What the app gets from its backend for one session (the server's `POST /v1/sessions`
+/// answer without the result token, which stays with the backend).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SessionDescriptor {
+    /// The verification server's base URL (https; http only on loopback).
+    #[serde(default)]
+    pub server_url: String,
+    pub session_id: String,
+    pub nonce: String,
+    pub plan: ChallengePlan,
+    pub submission_token: String,
+    /// Unix seconds.
+    pub submission_expires_at: i64,
+}
+
+impl SessionDescriptor {
+    /// Parses the server's session JSON (extra fields, like the result token, are ignored).
+    pub fn from_json(server_url: &str, json: &[u8]) -> Result<Self, SdkError> {
+        let mut d: Self = serde_json::from_slice(json)
+            .map_err(|e| SdkError::InvalidInput(format!("session descriptor: {e}")))?;
+        d.server_url = server_url.to_owned();
+        d.validate()?;
+        Ok(d)
+    }
+
+    pub fn validate(&self) -> Result<(), SdkError> {
+        let bad = |m: String| Err(SdkError::InvalidInput(m));
+        let nonce =
+            Nonce::from_b64url(&self.nonce).map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        if nonce != self.plan.nonce {
+            return bad("the plan was not made for this nonce".into());
+        }
+        self.plan
+            .validate()
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        liveness_protocol::manifest::check_session_id(&self.session_id)
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        if !self.submission_token.starts_with("st_") {
+            return bad("the submission token is not one".into());
+        }
+        Ok(())
+    }
+}
+
+/// A platform attestation (App Attest, Play Integrity) for the manifest. `challenge` is
+/// SHA-256(nonce ‖ device public key), to put in the attestation's client data.
+pub trait AttestationProvider: Send + Sync {
+    fn attest(&self, challenge: &[u8; 32]) -> Result<Option<Attestation>, SdkError>;
+}
+
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub engine: EngineConfig,
+    pub evidence: EvidenceConfig,
+    pub pipeline: PipelineConfig,
+    pub precision: Precision,
+    /// Models already loaded (several sessions in one process share them).
+    pub models: Option<ModelSet>,
+    pub retry: RetryPolicy,
+    pub pins: PinSet,
+    pub http_timeout: Duration,
+    pub poll_interval: Duration,
+    pub poll_timeout: Duration,
+    pub sdk: SdkInfo,
+    pub device: DeviceInfo,
+    pub attestation: Option<Arc<dyn AttestationProvider>>,
+}
+
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("precision", &self.precision)
+            .field("retry", &self.retry)
+            .field("pins", &self.pins.0.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            engine: EngineConfig::default(),
+            evidence: EvidenceConfig::default(),
+            pipeline: PipelineConfig::default(),
+            precision: Precision::Fp32,
+            models: None,
+            retry: RetryPolicy::default(),
+            pins: PinSet::default(),
+            http_timeout: Duration::from_secs(20),
+            poll_interval: Duration::from_millis(250),
+            poll_timeout: Duration::from_secs(60),
+            sdk: SdkInfo {
+                name: "liveness-sdk".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
+            device: DeviceInfo {
+                platform: std::env::consts::OS.into(),
+                os_version: String::new(),
+                model: String::new(),
+                app_id: None,
+            },
+            attestation: None,
+        }
+    }
+}
+
+/// Cancels a running session from any thread (a button, the app going to the background).
+#[derive(Debug, Clone, Default)]
+pub struct CancelHandle {
+    flag: Arc<AtomicBool>,
+    notify: Arc<Notify>,
+}
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    async fn cancelled(&self) {
+        loop {
+            let notified = self.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// What the host gets back: like the `onSuccess(jobID, images)` of existing SDKs, plus the
+/// local outcome and the figures QA asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivenessResult {
+    pub job_id: String,
+    /// The server's result status: `success`, `incompleted` or `failed`. Whether the person
+    /// was live is for the integrator's backend to read with its result token.
+    pub result_status: String,
+    pub local_passed: bool,
+    pub local_failure: Option<String>,
+    /// The uploaded JPEGs, photo first.
+    pub images: Vec<Vec<u8>>,
+    pub evidence_bytes: usize,
+    pub frames_analysed: u64,
+    pub frames_dropped: u64,
+    /// First frame to local outcome, and to the server's answer.
+    pub capture_ms: u64,
+    pub total_ms: u64,
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn prompt_text(p: &Prompt) -> (&'static str, &'static str, Option<[f32; 2]>) {
+    match p {
+        Prompt::LookAtCamera => ("look_at_camera", "Look straight at the camera", None),
+        Prompt::ReturnToCenter => ("return_to_center", "Look back at the camera", None),
+        Prompt::Done => ("done", "Done", None),
+        Prompt::Challenge { kind, target, .. } => {
+            let (code, text) = match kind {
+                ChallengeKind::HeadLeft => ("turn_left", "Turn your head to the left"),
+                ChallengeKind::HeadRight => ("turn_right", "Turn your head to the right"),
+                ChallengeKind::HeadUp => ("look_up", "Tilt your head up"),
+                ChallengeKind::HeadDown => ("look_down", "Tilt your head down"),
+                ChallengeKind::MoveTowardsCamera => ("move_closer", "Move closer to the camera"),
+                ChallengeKind::MoveAwayFromCamera => ("move_away", "Move away from the camera"),
+                ChallengeKind::FollowText => {
+                    ("follow_text", "Follow the moving text with your head")
+                }
+                ChallengeKind::BlinkEyes => ("blink", "Blink your eyes"),
+                ChallengeKind::Smile => ("smile", "Smile"),
+            };
+            (code, text, *target)
+        }
+    }
+}
+
+struct Captured {
+    store: EvidenceStore,
+    outcome: Outcome,
+    frames: u64,
+    dropped: u64,
+    started: Option<Instant>,
+    models: Vec<ModelInfo>,
+}
+
+pub struct LivenessSession {
+    descriptor: SessionDescriptor,
+    config: SessionConfig,
+    key: DeviceSigningKey,
+    observer: Arc<dyn Observer>,
+    cancel: CancelHandle,
+}
+
+impl std::fmt::Debug for LivenessSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LivenessSession")
+            .field("session_id", &self.descriptor.session_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LivenessSession {
+    pub fn new(
+        descriptor: SessionDescriptor,
+        config: SessionConfig,
+        key: DeviceSigningKey,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, SdkError> {
+        descriptor.validate()?;
+        config
+            .engine
+            .validate()
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        Ok(Self {
+            descriptor,
+            config,
+            key,
+            observer,
+            cancel: CancelHandle::default(),
+        })
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    fn expired(&self) -> bool {
+        unix_ms() >= self.descriptor.submission_expires_at * 1000
+    }
+
+    /// Runs the whole session on `source`. The source is stopped (camera released) before
+    /// this returns, however it ends. Must run inside a tokio runtime.
+    pub async fn run(self, source: Box<dyn FrameSource>) -> Result<LivenessResult, SdkError> {
+        let result = self.run_inner(source).await;
+        if let Err(e) = &result {
+            self.observer.on_event(SessionEvent::Error {
+                code: e.code(),
+                message: e.to_string(),
+            });
+        }
+        result
+    }
+
+    async fn run_inner(
+        &self,
+        mut source: Box<dyn FrameSource>,
+    ) -> Result<LivenessResult, SdkError> {
+        if self.expired() {
+            source.stop();
+            return Err(SdkError::TokenExpired);
+        }
+        let started_all = Instant::now();
+        let plan = self.descriptor.plan.clone();
+        let config = self.config.clone();
+        let observer = self.observer.clone();
+        let cancel = self.cancel.clone();
+        let expires_ms = self.descriptor.submission_expires_at * 1000;
+        let captured = tokio::task::spawn_blocking(move || {
+            let r = capture(&mut *source, plan, &config, &*observer, &cancel, expires_ms);
+            source.stop();
+            r
+        })
+        .await
+        .map_err(|e| SdkError::Internal(format!("the capture thread failed: {e}")))??;
+        let capture_ms = captured
+            .started
+            .map_or(0, |s| s.elapsed().as_millis() as u64);
+        self.observer.on_event(SessionEvent::LocalOutcome {
+            passed: captured.outcome.passed,
+            failure: captured.outcome.failure.map(str::to_owned),
+        });
+        if self.cancel.is_cancelled() {
+            return Err(SdkError::Cancelled);
+        }
+
+        let nonce = Nonce::from_b64url(&self.descriptor.nonce)
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        let attestation = match &self.config.attestation {
+            Some(p) => {
+                let mut challenge = nonce.0.to_vec();
+                challenge.extend_from_slice(&self.key.public_key());
+                p.attest(&Sha256Digest::of(&challenge).0)?
+            }
+            None => None,
+        };
+        let first_frame_at = unix_ms() - capture_ms as i64;
+        let info = ManifestInfo {
+            session_id: self.descriptor.session_id.clone(),
+            nonce,
+            submission_token: self.descriptor.submission_token.clone(),
+            sdk: self.config.sdk.clone(),
+            models: captured.models.clone(),
+            device: self.config.device.clone(),
+            capture_started_at_ms: first_frame_at,
+            attestation,
+        };
+        let evidence = captured
+            .store
+            .finish(&info, &captured.outcome)
+            .map_err(|e| match e {
+                EvidenceError::NoPhoto => SdkError::NoEvidence("no face was seen".into()),
+                other => SdkError::Internal(other.to_string()),
+            })?;
+        let signed = self
+            .key
+            .sign_manifest(&evidence.manifest)
+            .map_err(|e| SdkError::Internal(e.to_string()))?;
+
+        let client = ServerClient::new(
+            &self.descriptor.server_url,
+            &self.config.pins,
+            self.config.http_timeout,
+        )?;
+        let upload = Upload {
+            signed: &signed,
+            frames: &evidence.frames,
+        };
+        let token = &self.descriptor.submission_token;
+        let job_id = tokio::select! {
+            r = client.submit(token, &upload, &self.config.retry, &*self.observer) => r?,
+            _ = self.cancel.cancelled() => return Err(SdkError::Cancelled),
+        };
+        self.observer.on_event(SessionEvent::Submitted {
+            job_id: job_id.clone(),
+        });
+        let result_status = tokio::select! {
+            r = client.wait_job(token, &job_id, self.config.poll_interval, self.config.poll_timeout) => r?,
+            _ = self.cancel.cancelled() => return Err(SdkError::Cancelled),
+        };
+        self.observer.on_event(SessionEvent::Result {
+            job_id: job_id.clone(),
+            status: result_status.clone(),
+        });
+        Ok(LivenessResult {
+            job_id,
+            result_status,
+            local_passed: captured.outcome.passed,
+            local_failure: captured.outcome.failure.map(str::to_owned),
+            evidence_bytes: evidence.total_bytes(),
+            images: evidence.frames,
+            frames_analysed: captured.frames,
+            frames_dropped: captured.dropped,
+            capture_ms,
+            total_ms: started_all.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+/// The blocking part: frames → vision → engine → evidence, with events.
+fn capture(
+    source: &mut dyn FrameSource,
+    plan: ChallengePlan,
+    config: &SessionConfig,
+    observer: &dyn Observer,
+    cancel: &CancelHandle,
+    expires_ms: i64,
+) -> Result<Captured, SdkError> {
+    let models = match &config.models {
+        Some(m) => m.clone(),
+        None => {
+            ModelSet::bundled(config.precision).map_err(|e| SdkError::ModelLoad(e.to_string()))?
+        }
+    };
+    let model_info = ModelKind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let entry = liveness_vision::models::manifest_entry(k, config.precision).ok()?;
+            Some(ModelInfo {
+                name: k.name().to_owned(),
+                version: format!("{:?}", config.precision).to_lowercase(),
+                sha256: Sha256Digest::from_hex("sha256", &entry.sha256).ok()?,
+            })
+        })
+        .collect();
+    let mut pipeline = Pipeline::new(models, config.pipeline.clone())
+        .map_err(|e| SdkError::ModelLoad(e.to_string()))?;
+    let mut engine = Session::new(plan, config.engine.clone())
+        .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+    let mut store = EvidenceStore::new(config.evidence.clone());
+    let mut frames = 0u64;
+    let mut started = None;
+    let mut shown_guidance: Option<Guidance> = None;
+    let mut shown_prompt: Option<(&str, Option<[f32; 2]>)> = None;
+    let mut shown_progress = (-1.0f32, -1.0f32);
+    let outcome = loop {
+        if cancel.is_cancelled() {
+            return Err(SdkError::Cancelled);
+        }
+        if unix_ms() >= expires_ms {
+            return Err(SdkError::TokenExpired);
+        }
+        let Some(sf) = source.next_frame()? else {
+            break engine.end_incomplete();
+        };
+        started.get_or_insert_with(Instant::now);
+        frames += 1;
+        let frame = sf.frame()?;
+        let analysis = pipeline
+            .process(&frame)
+            .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
+        let update = engine
+            .push(&Observation::from_analysis(sf.t_ms, &frame, &analysis))
+            .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
+        for c in &update.captures {
+            store
+                .offer(c, sf.t_ms, &frame, &analysis)
+                .map_err(|e| SdkError::Internal(e.to_string()))?;
+            observer.on_event(SessionEvent::Captured {
+                role: c.role,
+                challenge_index: c.challenge_index,
+            });
+        }
+        if update.guidance != shown_guidance {
+            shown_guidance = update.guidance;
+            observer.on_event(SessionEvent::Guidance {
+                code: update.guidance.map(Guidance::code),
+                text: update.guidance.map(Guidance::text),
+            });
+        }
+        let (code, text, target) = prompt_text(&update.prompt);
+        if shown_prompt != Some((code, target)) {
+            shown_prompt = Some((code, target));
+            observer.on_event(SessionEvent::Prompt { code, text, target });
+        }
+        let progress = (update.step_progress, update.session_progress);
+        if (progress.0 - shown_progress.0).abs() >= 0.02
+            || (progress.1 - shown_progress.1).abs() >= 0.02
+        {
+            shown_progress = progress;
+            observer.on_event(SessionEvent::Progress {
+                step: progress.0,
+                session: progress.1,
+            });
+        }
+        for e in &update.events {
+            match e {
+                Event::ChallengeStarted { index, kind } => {
+                    observer.on_event(SessionEvent::ChallengeStarted {
+                        index: *index,
+                        kind: *kind,
+                    });
+                }
+                Event::ChallengeFinished {
+                    index,
+                    kind,
+                    result,
+                    reason,
+                } => observer.on_event(SessionEvent::ChallengeFinished {
+                    index: *index,
+                    kind: *kind,
+                    passed: *result == StepResult::Passed,
+                    reason: reason.map(str::to_owned),
+                }),
+                _ => {}
+            }
+        }
+        if let Some(o) = update.outcome {
+            break o;
+        }
+    };
+    Ok(Captured {
+        store,
+        outcome,
+        frames,
+        dropped: source.dropped(),
+        started,
+        models: model_info,
+    })
+}

@@ -1,0 +1,430 @@
+//! Where frames come from. One trait, [`FrameSource`], with:
+//! - [`PushSource`]: the host app pushes frames (AVFoundation, CameraX: the mobile path)
+//!   through a [`FramePusher`]. It holds one frame: when analysis is slower than the camera
+//!   the newer frame replaces the waiting one (counted as dropped), so nothing queues without
+//!   bound and the analysed frame is always the freshest.
+//! - [`VecSource`]: frames already in memory, optionally paced in real time.
+//! - with the `synthetic` feature: a rendered subject, a `.y4m` file or a PNG folder (QA).
+//!
+//! A source never blocks forever: waiting longer than its timeout for a frame is an error.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use liveness_frame::{Frame, OwnedFrame, Plane, Rotation};
+
+use crate::error::SdkError;
+
+/// One plane with its strides, as cameras deliver them (CameraX's `ImageProxy.PlaneProxy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StridedPlane {
+    pub bytes: Vec<u8>,
+    pub row_stride: usize,
+    pub pixel_stride: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameData {
+    Owned(OwnedFrame),
+    /// Y, U, V planes with any row and pixel strides (interleaved NV12/NV21 included).
+    Yuv420 {
+        width: u32,
+        height: u32,
+        y: StridedPlane,
+        u: StridedPlane,
+        v: StridedPlane,
+    },
+}
+
+/// A frame from a source, with its capture time and how to make it upright.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFrame {
+    /// Capture time in milliseconds on any monotonic clock.
+    pub t_ms: u64,
+    pub data: FrameData,
+    pub rotation: Rotation,
+    /// A front camera's selfie preview.
+    pub mirrored: bool,
+}
+
+impl SourceFrame {
+    pub fn new(t_ms: u64, frame: OwnedFrame) -> Self {
+        Self {
+            t_ms,
+            data: FrameData::Owned(frame),
+            rotation: Rotation::R0,
+            mirrored: false,
+        }
+    }
+
+    /// A borrowed view the pipeline reads, checked against its sizes and strides.
+    pub fn frame(&self) -> Result<Frame<'_>, SdkError> {
+        let bad = |e: liveness_frame::FrameError| SdkError::InvalidFrame(e.to_string());
+        let frame = match &self.data {
+            FrameData::Owned(f) => f.as_frame().map_err(bad)?,
+            FrameData::Yuv420 {
+                width,
+                height,
+                y,
+                u,
+                v,
+            } => Frame::yuv420(
+                Plane::new(&y.bytes, y.row_stride, y.pixel_stride),
+                Plane::new(&u.bytes, u.row_stride, u.pixel_stride),
+                Plane::new(&v.bytes, v.row_stride, v.pixel_stride),
+                *width,
+                *height,
+            )
+            .map_err(bad)?,
+        };
+        Ok(frame
+            .with_rotation(self.rotation)
+            .with_mirroring(self.mirrored))
+    }
+}
+
+pub trait FrameSource: Send {
+    /// The next frame, waiting for it if needed; `Ok(None)` at the end of the stream.
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError>;
+
+    /// Frames dropped because analysis was slower than the source.
+    fn dropped(&self) -> u64 {
+        0
+    }
+
+    /// Releases the device behind the source (the camera). Called once when the session ends,
+    /// whichever way it ends.
+    fn stop(&mut self) {}
+}
+
+impl FrameSource for Box<dyn FrameSource> {
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
+        (**self).next_frame()
+    }
+    fn dropped(&self) -> u64 {
+        (**self).dropped()
+    }
+    fn stop(&mut self) {
+        (**self).stop()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Mailbox {
+    frame: Option<SourceFrame>,
+    closed: bool,
+    dropped: u64,
+    accepted: u64,
+}
+
+type Shared = Arc<(Mutex<Mailbox>, Condvar)>;
+
+/// The frames the host app pushes.
+#[derive(Debug)]
+pub struct PushSource {
+    shared: Shared,
+    timeout: Duration,
+}
+
+/// The host's end of a [`PushSource`]: cheap to clone, usable from any thread.
+#[derive(Debug, Clone)]
+pub struct FramePusher {
+    shared: Shared,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOutcome {
+    Accepted,
+    /// Accepted; the frame that was still waiting was dropped.
+    ReplacedOlder,
+    /// The session ended: stop the camera.
+    Closed,
+}
+
+impl PushSource {
+    /// A source whose frames arrive through the returned pusher; waiting more than `timeout`
+    /// for a frame is [`SdkError::Timeout`].
+    pub fn new(timeout: Duration) -> (Self, FramePusher) {
+        let shared: Shared = Arc::default();
+        (
+            Self {
+                shared: shared.clone(),
+                timeout,
+            },
+            FramePusher { shared },
+        )
+    }
+}
+
+fn poisoned<T>(_: T) -> SdkError {
+    SdkError::Internal("frame mailbox lock poisoned".into())
+}
+
+impl FramePusher {
+    pub fn push(&self, frame: SourceFrame) -> PushOutcome {
+        let (lock, ready) = &*self.shared;
+        let Ok(mut m) = lock.lock() else {
+            return PushOutcome::Closed;
+        };
+        if m.closed {
+            return PushOutcome::Closed;
+        }
+        let replaced = m.frame.replace(frame).is_some();
+        m.accepted += 1;
+        if replaced {
+            m.dropped += 1;
+        }
+        ready.notify_one();
+        if replaced {
+            PushOutcome::ReplacedOlder
+        } else {
+            PushOutcome::Accepted
+        }
+    }
+
+    /// The camera stopped delivering: the session sees the end of the stream.
+    pub fn close(&self) {
+        let (lock, ready) = &*self.shared;
+        if let Ok(mut m) = lock.lock() {
+            m.closed = true;
+        }
+        ready.notify_all();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.shared.0.lock().map_or(true, |m| m.closed)
+    }
+}
+
+impl FrameSource for PushSource {
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
+        let (lock, ready) = &*self.shared;
+        let deadline = Instant::now() + self.timeout;
+        let mut m = lock.lock().map_err(poisoned)?;
+        loop {
+            if let Some(f) = m.frame.take() {
+                return Ok(Some(f));
+            }
+            if m.closed {
+                return Ok(None);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(SdkError::Timeout(format!(
+                    "no camera frame for {} ms",
+                    self.timeout.as_millis()
+                )));
+            }
+            m = ready.wait_timeout(m, deadline - now).map_err(poisoned)?.0;
+        }
+    }
+
+    fn dropped(&self) -> u64 {
+        self.shared.0.lock().map_or(0, |m| m.dropped)
+    }
+
+    fn stop(&mut self) {
+        let (lock, ready) = &*self.shared;
+        if let Ok(mut m) = lock.lock() {
+            m.closed = true;
+            m.frame = None;
+        }
+        ready.notify_all();
+    }
+}
+
+/// Frames in memory. With `pace`, each is delivered no earlier than its timestamp after the
+/// first (a recording played back as if live).
+#[derive(Debug)]
+pub struct VecSource {
+    frames: std::vec::IntoIter<SourceFrame>,
+    pace: bool,
+    started: Option<(Instant, u64)>,
+}
+
+impl VecSource {
+    pub fn new(frames: Vec<SourceFrame>, pace: bool) -> Self {
+        Self {
+            frames: frames.into_iter(),
+            pace,
+            started: None,
+        }
+    }
+}
+
+fn pace_to(started: &mut Option<(Instant, u64)>, t_ms: u64) {
+    let (at, t0) = *started.get_or_insert((Instant::now(), t_ms));
+    let due = at + Duration::from_millis(t_ms.saturating_sub(t0));
+    let now = Instant::now();
+    if due > now {
+        std::thread::sleep(due - now);
+    }
+}
+
+impl FrameSource for VecSource {
+    fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
+        let next = self.frames.next();
+        if let (true, Some(f)) = (self.pace, &next) {
+            pace_to(&mut self.started, f.t_ms);
+        }
+        Ok(next)
+    }
+}
+
+#[cfg(feature = "synthetic")]
+pub use synthetic::{RenderedSource, png_dir, y4m};
+
+#[cfg(feature = "synthetic")]
+mod synthetic {
+    use std::path::Path;
+    use std::time::Instant;
+
+    use liveness_frame::{OwnedFrame, PixelFormat};
+    use liveness_testkit::{Renderer, Script};
+
+    use super::{FrameSource, SourceFrame, VecSource, pace_to};
+    use crate::error::SdkError;
+
+    /// The synthetic subject performing a script, rendered frame by frame as it is asked for.
+    #[derive(Debug)]
+    pub struct RenderedSource {
+        renderer: Renderer,
+        next: usize,
+        pace: bool,
+        started: Option<(Instant, u64)>,
+        mirrored: bool,
+    }
+
+    impl RenderedSource {
+        pub fn new(script: Script, pace: bool) -> Self {
+            Self {
+                renderer: Renderer::new(script),
+                next: 0,
+                pace,
+                started: None,
+                mirrored: false,
+            }
+        }
+
+        /// Delivered mirrored, as a front camera's selfie preview is.
+        pub fn mirrored(mut self, mirrored: bool) -> Self {
+            self.mirrored = mirrored;
+            self
+        }
+    }
+
+    impl FrameSource for RenderedSource {
+        fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
+            if self.next >= self.renderer.frame_count() {
+                return Ok(None);
+            }
+            let i = self.next;
+            self.next += 1;
+            let t_ms = self.renderer.timestamp_us(i) / 1000;
+            if self.pace {
+                pace_to(&mut self.started, t_ms);
+            }
+            let img = self.renderer.render(i);
+            let frame = OwnedFrame::from_rgb(&img.rgb, img.width, img.height, PixelFormat::Rgb8)
+                .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
+            let mut f = SourceFrame::new(t_ms, frame);
+            f.mirrored = self.mirrored;
+            Ok(Some(f))
+        }
+    }
+
+    /// A `.y4m` recording (4:2:0), paced by its frame rate when asked.
+    pub fn y4m(path: &Path, pace: bool) -> Result<VecSource, SdkError> {
+        let (frames, fps) = liveness_testkit::output::read_y4m(path)
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        let fps = u64::from(fps.max(1));
+        Ok(VecSource::new(
+            frames
+                .into_iter()
+                .enumerate()
+                .map(|(i, f)| SourceFrame::new(i as u64 * 1000 / fps, f))
+                .collect(),
+            pace,
+        ))
+    }
+
+    /// A folder of PNG frames in name order, at `fps`.
+    pub fn png_dir(dir: &Path, fps: u32, pace: bool) -> Result<VecSource, SdkError> {
+        let images = liveness_testkit::output::read_png_dir(dir)
+            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        let fps = u64::from(fps.max(1));
+        let frames = images
+            .into_iter()
+            .enumerate()
+            .map(|(i, img)| {
+                OwnedFrame::from_rgb(&img.rgb, img.width, img.height, PixelFormat::Rgb8)
+                    .map(|f| SourceFrame::new(i as u64 * 1000 / fps, f))
+                    .map_err(|e| SdkError::InvalidFrame(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(VecSource::new(frames, pace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liveness_frame::PixelFormat;
+
+    fn frame(t: u64) -> SourceFrame {
+        SourceFrame::new(
+            t,
+            OwnedFrame::from_rgb(&[0u8; 16 * 16 * 3], 16, 16, PixelFormat::Rgb8).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_slow_reader_gets_the_newest_frame_and_drops_the_rest() {
+        let (mut source, pusher) = PushSource::new(Duration::from_millis(100));
+        assert_eq!(pusher.push(frame(1)), PushOutcome::Accepted);
+        assert_eq!(pusher.push(frame(2)), PushOutcome::ReplacedOlder);
+        assert_eq!(pusher.push(frame(3)), PushOutcome::ReplacedOlder);
+        assert_eq!(source.next_frame().unwrap().unwrap().t_ms, 3);
+        assert_eq!(source.dropped(), 2);
+        // Nothing arrives: a typed timeout, not a hang.
+        assert_eq!(source.next_frame().unwrap_err().code(), "timeout");
+        // From another thread.
+        let p = pusher.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            p.push(frame(4))
+        });
+        assert_eq!(source.next_frame().unwrap().unwrap().t_ms, 4);
+        t.join().unwrap();
+        pusher.close();
+        assert_eq!(source.next_frame().unwrap(), None);
+        source.stop();
+        assert_eq!(pusher.push(frame(5)), PushOutcome::Closed);
+    }
+
+    #[test]
+    fn strided_yuv_frames_are_checked() {
+        let plane = |h: usize, stride: usize| StridedPlane {
+            bytes: vec![128; stride * h],
+            row_stride: stride,
+            pixel_stride: 1,
+        };
+        let mut f = SourceFrame {
+            t_ms: 0,
+            data: FrameData::Yuv420 {
+                width: 32,
+                height: 16,
+                y: plane(16, 40),
+                u: plane(8, 24),
+                v: plane(8, 24),
+            },
+            rotation: Rotation::R90,
+            mirrored: true,
+        };
+        assert_eq!(f.frame().unwrap().size(), (16, 32));
+        if let FrameData::Yuv420 { y, .. } = &mut f.data {
+            y.bytes.truncate(100);
+        }
+        assert_eq!(f.frame().unwrap_err().code(), "invalid_frame");
+    }
+}

@@ -1,0 +1,283 @@
+//! Load generator for `scripts/bench-server.sh`.
+//!
+//! `prepare`: creates sessions on a running server and writes one submission request per
+//! session (multipart body, headers) for wrk to send. Each upload is genuine evidence of the
+//! synthetic subject performing the session's plan — the frames the device would pick
+//! (photo, and a baseline and a peak per challenge), rendered and analysed once per challenge
+//! kind and re-encoded per session — so the server's model re-check does its real work.
+//!
+//! `report`: reads submission and verdict times from the server's SQLite file and prints
+//! verifications/s and the submission-to-verdict latency percentiles.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use liveness_challenge::{Capture, Outcome};
+use liveness_evidence::{EvidenceConfig, EvidenceStore, ManifestInfo};
+use liveness_protocol::encoding::b64url_encode;
+use liveness_protocol::manifest::{DeviceInfo, SdkInfo, StepRecord, StepResult};
+use liveness_protocol::{ChallengeKind, ChallengePlan, DeviceSigningKey, FrameRole, Nonce};
+use liveness_testkit::{Renderer, RgbImage};
+use liveness_vision::{FrameAnalysis, ModelSet, Pipeline, PipelineConfig, Precision};
+use serde_json::{Value, json};
+
+/// Seconds into each kind's genuine subject: the neutral baseline and the peak.
+fn moments(kind: ChallengeKind) -> (f32, f32) {
+    match kind {
+        ChallengeKind::BlinkEyes => (0.8, 1.32),
+        ChallengeKind::Smile => (0.8, 1.7),
+        ChallengeKind::MoveTowardsCamera | ChallengeKind::MoveAwayFromCamera => (0.8, 2.3),
+        _ => (0.8, 1.85),
+    }
+}
+
+struct Shot {
+    image: RgbImage,
+    analysis: FrameAnalysis,
+}
+
+fn shoot(kind: ChallengeKind, pipeline: &mut Pipeline) -> (Shot, Shot) {
+    let script = liveness_testkit::performing(&[kind.name()], None).unwrap();
+    let r = Renderer::new(script);
+    let (b, p) = moments(kind);
+    let mut at = |s: f32| {
+        let image = r.render((s * r.script().fps as f32).round() as usize);
+        pipeline.reset();
+        let analysis = pipeline.process(&image.frame().unwrap()).unwrap();
+        Shot { image, analysis }
+    };
+    (at(b), at(p))
+}
+
+fn arg(args: &[String], name: &str) -> String {
+    let i = args
+        .iter()
+        .position(|a| a == name)
+        .unwrap_or_else(|| panic!("{name} missing"));
+    args[i + 1].clone()
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn prepare(args: &[String]) {
+    let server = arg(args, "--server");
+    let api_key = arg(args, "--api-key");
+    let count: usize = arg(args, "--count").parse().unwrap();
+    let challenges: u8 = arg(args, "--challenges").parse().unwrap();
+    let out = PathBuf::from(arg(args, "--out"));
+    std::fs::create_dir_all(&out).unwrap();
+    let kinds = [
+        ChallengeKind::HeadLeft,
+        ChallengeKind::HeadRight,
+        ChallengeKind::HeadUp,
+        ChallengeKind::HeadDown,
+        ChallengeKind::BlinkEyes,
+        ChallengeKind::Smile,
+        ChallengeKind::MoveTowardsCamera,
+        ChallengeKind::MoveAwayFromCamera,
+    ];
+    let mut pipeline = Pipeline::new(
+        ModelSet::bundled(Precision::Fp32).unwrap(),
+        PipelineConfig::default(),
+    )
+    .unwrap();
+    let shots: HashMap<ChallengeKind, (Shot, Shot)> = kinds
+        .iter()
+        .map(|&k| (k, shoot(k, &mut pipeline)))
+        .collect();
+    let http = reqwest::blocking::Client::new();
+    let mut list = String::new();
+    for n in 0..count {
+        let created: Value = http
+            .post(format!("{server}/v1/sessions"))
+            .bearer_auth(&api_key)
+            .json(&json!({"available_actions": kinds, "challenge_count": challenges}))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let plan: ChallengePlan = serde_json::from_value(created["plan"].clone()).unwrap();
+        let mut store = EvidenceStore::new(EvidenceConfig::default());
+        let mut timeline = Vec::new();
+        let photo = &shots[&plan.steps[0].kind].0;
+        let offer = |store: &mut EvidenceStore, shot: &Shot, role, index, t| {
+            let capture = Capture {
+                role,
+                challenge_index: index,
+                quality: 1.0,
+            };
+            store
+                .offer(&capture, t, &shot.image.frame().unwrap(), &shot.analysis)
+                .unwrap();
+        };
+        offer(&mut store, photo, FrameRole::Photo, None, 300);
+        for step in &plan.steps {
+            let start = 700 + 3000 * u32::from(step.index);
+            let (baseline, peak) = &shots[&step.kind];
+            offer(
+                &mut store,
+                baseline,
+                FrameRole::Baseline,
+                Some(step.index),
+                u64::from(start) + 100,
+            );
+            offer(
+                &mut store,
+                peak,
+                FrameRole::ChallengePeak,
+                Some(step.index),
+                u64::from(start) + 1200,
+            );
+            timeline.push(StepRecord {
+                index: step.index,
+                kind: step.kind,
+                started_ms: start,
+                ended_ms: start + 2200,
+                result: StepResult::Passed,
+                reason: None,
+            });
+        }
+        let info = ManifestInfo {
+            session_id: created["session_id"].as_str().unwrap().into(),
+            nonce: Nonce::from_b64url(created["nonce"].as_str().unwrap()).unwrap(),
+            submission_token: created["submission_token"].as_str().unwrap().into(),
+            sdk: SdkInfo {
+                name: "loadgen".into(),
+                version: "0".into(),
+            },
+            models: vec![],
+            device: DeviceInfo {
+                platform: "linux".into(),
+                os_version: "bench".into(),
+                model: "loadgen".into(),
+                app_id: None,
+            },
+            capture_started_at_ms: now_ms() - 20_000,
+            attestation: None,
+        };
+        let outcome = Outcome {
+            passed: true,
+            failure: None,
+            checks: vec![],
+            timeline,
+        };
+        let evidence = store.finish(&info, &outcome).unwrap();
+        // A key per session, as on distinct phones (one key would hit the device cool-down).
+        let key = DeviceSigningKey::generate().unwrap();
+        let signed = key.sign_manifest(&evidence.manifest).unwrap();
+        let boundary = format!("liveness-bench-{n}");
+        let mut body = Vec::new();
+        let mut part = |name: &str, content_type: &str, bytes: &[u8]| {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        };
+        part("manifest", "application/json", &signed.manifest_bytes);
+        part(
+            "public_key",
+            "text/plain",
+            b64url_encode(signed.public_key).as_bytes(),
+        );
+        part(
+            "signature",
+            "text/plain",
+            b64url_encode(signed.signature).as_bytes(),
+        );
+        for f in &evidence.frames {
+            part("frame", "image/jpeg", f);
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let file = out.join(format!("req-{n}.bin"));
+        std::fs::write(&file, &body).unwrap();
+        list.push_str(&format!(
+            "{} {} {}\n",
+            created["submission_token"].as_str().unwrap(),
+            boundary,
+            file.display()
+        ));
+    }
+    std::fs::write(out.join("requests.txt"), list).unwrap();
+    let frames = 1 + 2 * usize::from(challenges);
+    println!(
+        "prepared {count} submissions of {frames} frames in {}",
+        out.display()
+    );
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn report(args: &[String]) {
+    let db = arg(args, "--db");
+    let since: i64 = arg(args, "--since-ms").parse().unwrap();
+    let label = arg(args, "--label");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Row;
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&db).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT submitted_at, completed_at, verdict FROM sessions WHERE submitted_at >= $1",
+        )
+        .bind(since)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut latencies = Vec::new();
+        let mut verdicts: HashMap<String, usize> = HashMap::new();
+        let (mut first, mut last, mut pending) = (i64::MAX, i64::MIN, 0);
+        let submitted: Vec<i64> = rows.iter().map(|r| r.try_get("submitted_at").unwrap()).collect();
+        let upload_span = (submitted.iter().max().unwrap_or(&0) - submitted.iter().min().unwrap_or(&0)).max(1);
+        for r in &rows {
+            let submitted: i64 = r.try_get("submitted_at").unwrap();
+            let completed: Option<i64> = r.try_get("completed_at").unwrap();
+            let Some(completed) = completed else {
+                pending += 1;
+                continue;
+            };
+            let verdict: Option<String> = r.try_get("verdict").unwrap();
+            *verdicts.entry(verdict.unwrap_or_default()).or_default() += 1;
+            latencies.push(completed - submitted);
+            first = first.min(submitted);
+            last = last.max(completed);
+        }
+        latencies.sort_unstable();
+        let seconds = (last - first).max(1) as f64 / 1000.0;
+        println!(
+            "{label}: {} uploads accepted at {:.1}/s; {} verified in {seconds:.1} s = {:.2} verifications/s; submission→verdict p50 {} ms, p99 {} ms, max {} ms; verdicts {verdicts:?}; unfinished {pending}",
+            submitted.len(),
+            submitted.len() as f64 * 1000.0 / upload_span as f64,
+            latencies.len(),
+            latencies.len() as f64 / seconds,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            latencies.last().copied().unwrap_or(0),
+        );
+    });
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("prepare") => prepare(&args),
+        Some("report") => report(&args),
+        _ => eprintln!("usage: loadgen prepare|report …"),
+    }
+}
