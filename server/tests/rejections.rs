@@ -561,6 +561,68 @@ async fn webhook_retries(backend: Backend) {
             .all(|w| w[0].0["idempotency-key"] == w[1].0["idempotency-key"] && w[0].1 == w[1].1)
     );
     receiver.stop();
+
+    // Really down: nothing listens on the receiver's port (connection refused), then a
+    // receiver starts there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{port}/hook");
+    let s = h
+        .create_session(json!({"action": "Smile", "webhook_url": url}))
+        .await;
+    let r = h
+        .submit(
+            s["submission_token"].as_str().unwrap(),
+            &faceless_upload(&s, &device_key()),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let id = s["session_id"].as_str().unwrap();
+    let listed = |h: &Harness| {
+        let (http, url, key) = (
+            h.http.clone(),
+            h.url(&format!("/v1/sessions/{id}/webhooks")),
+            h.api_key().to_owned(),
+        );
+        async move {
+            http.get(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let mut refused = 0;
+    for _ in 0..200 {
+        refused = listed(&h).await["deliveries"][0]["attempts"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if refused >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused >= 2);
+    let d = listed(&h).await;
+    assert!(d["deliveries"][0]["attempts"][0]["status_code"].is_null());
+    assert!(
+        d["deliveries"][0]["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("connect"),
+        "{d}"
+    );
+    let up = Receiver::start_on(&port.to_string()).await;
+    assert!(
+        up.wait_for(1, Duration::from_secs(20)).await,
+        "not delivered once the receiver was up"
+    );
+    up.stop();
     h.server.shutdown().await;
 }
 

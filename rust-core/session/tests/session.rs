@@ -167,6 +167,95 @@ async fn a_genuine_session_passes_end_to_end() {
     b.server.shutdown().await;
 }
 
+/// Records the challenge it is asked to attest.
+struct FakeAttest(Mutex<Option<[u8; 32]>>);
+
+impl liveness_session::AttestationProvider for FakeAttest {
+    fn attest(
+        &self,
+        challenge: &[u8; 32],
+    ) -> Result<Option<liveness_protocol::manifest::Attestation>, SdkError> {
+        *self.0.lock().unwrap() = Some(*challenge);
+        Ok(Some(liveness_protocol::manifest::Attestation {
+            kind: "test".into(),
+            token: hex_of(challenge),
+        }))
+    }
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// A recording on disk (the QA path): the same genuine performance written as `.y4m` and as a
+/// PNG folder, played back through the file sources, with a platform attestation attached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recorded_sequences_play_back_and_carry_the_attestation() {
+    use liveness_session::source::{png_dir, y4m};
+    let b = backend().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (d, created) = b.session(json!({"action": "BlinkEyes"})).await;
+    let r = liveness_testkit::Renderer::new(genuine(&d));
+    let file = std::fs::File::create(dir.path().join("clip.y4m")).unwrap();
+    let mut w = liveness_testkit::output::Y4mWriter::new(file, 640, 480, 30).unwrap();
+    std::fs::create_dir_all(dir.path().join("png")).unwrap();
+    for i in 0..r.frame_count() {
+        let img = r.render(i);
+        w.write(&img).unwrap();
+        liveness_testkit::output::write_png(&dir.path().join("png"), i, &img).unwrap();
+    }
+    w.finish().unwrap();
+    let provider = Arc::new(FakeAttest(Mutex::new(None)));
+    let config = SessionConfig {
+        attestation: Some(provider.clone()),
+        ..SessionConfig::default()
+    };
+    let key = DeviceSigningKey::generate().unwrap();
+    let public = key.public_key();
+    let nonce = liveness_protocol::Nonce::from_b64url(&d.nonce).unwrap();
+    let (_, observer) = recorder();
+    let s = LivenessSession::new(d, config, key, observer).unwrap();
+    let source = y4m(&dir.path().join("clip.y4m"), false).unwrap();
+    let result = s.run(Box::new(source)).await.unwrap();
+    assert!(result.local_passed);
+    assert_eq!(b.result(&created).await["live"], true);
+    // The attestation covers this session's nonce and this device's key.
+    let mut expected = nonce.0.to_vec();
+    expected.extend_from_slice(&public);
+    let challenge = provider.0.lock().unwrap().unwrap();
+    assert_eq!(challenge, liveness_protocol::Sha256Digest::of(&expected).0);
+    use sqlx::Row;
+    let manifest: Vec<u8> = sqlx::query("SELECT manifest FROM evidence WHERE session_id = $1")
+        .bind(created["session_id"].as_str().unwrap())
+        .fetch_one(&b.server.state.db.pool)
+        .await
+        .unwrap()
+        .try_get("manifest")
+        .unwrap();
+    let m = liveness_protocol::EvidenceManifest::from_json_bytes(&manifest).unwrap();
+    assert_eq!(m.attestation.unwrap().token, hex_of(&challenge));
+
+    // The PNG folder plays the same performance.
+    let (d, created) = b.session(json!({"action": "BlinkEyes"})).await;
+    let (_, observer) = recorder();
+    let (s, _) = run_session(d, SessionConfig::default(), observer);
+    let result = s
+        .run(Box::new(
+            png_dir(&dir.path().join("png"), 30, false).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert!(result.local_passed);
+    assert_eq!(b.result(&created).await["live"], true);
+    assert_eq!(
+        png_dir(&dir.path().join("missing"), 30, false)
+            .unwrap_err()
+            .code(),
+        "invalid_input"
+    );
+    b.server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_are_not_judged_live() {
     let b = backend().await;
