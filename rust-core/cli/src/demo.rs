@@ -98,10 +98,7 @@ fn camera_source() -> Result<Box<dyn FrameSource>, String> {
 
 #[cfg(not(feature = "camera"))]
 fn camera_source() -> Result<Box<dyn FrameSource>, String> {
-    Err("this build has no webcam support; build it with \
-         `cargo run --release -p liveness-cli --features camera -- demo --camera` \
-         (Linux needs Debian's libclang-dev to build nokhwa)"
-        .into())
+    Err("this build has no webcam support (built without the `camera` feature)".into())
 }
 
 fn performer(d: &SessionDescriptor) -> Result<Script, String> {
