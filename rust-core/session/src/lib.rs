@@ -28,7 +28,7 @@ pub use error::SdkError;
 pub use events::{Observer, SessionEvent};
 pub use keystore::{FileKeyStore, KeyStore, MemoryKeyStore, device_key};
 pub use session::{
-    AttestationProvider, CancelHandle, LivenessResult, LivenessSession, SessionConfig,
+    AttestationProvider, CancelHandle, LivenessResult, LivenessSession, Recorded, SessionConfig,
     SessionDescriptor,
 };
 pub use source::{FramePusher, FrameSource, PushOutcome, PushSource, SourceFrame, VecSource};

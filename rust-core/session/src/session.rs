@@ -268,15 +268,19 @@ impl LivenessSession {
         result
     }
 
-    async fn run_inner(
-        &self,
-        mut source: Box<dyn FrameSource>,
-    ) -> Result<LivenessResult, SdkError> {
+    async fn run_inner(&self, source: Box<dyn FrameSource>) -> Result<LivenessResult, SdkError> {
+        let started = Instant::now();
+        let recorded = self.record(source).await?;
+        self.submit(recorded, started).await
+    }
+
+    /// The on-device half: frames from `source` through the challenges into signed evidence.
+    /// The source is stopped before this returns. Nothing is sent anywhere.
+    pub async fn record(&self, mut source: Box<dyn FrameSource>) -> Result<Recorded, SdkError> {
         if self.expired() {
             source.stop();
             return Err(SdkError::TokenExpired);
         }
-        let started_all = Instant::now();
         let plan = self.descriptor.plan.clone();
         let config = self.config.clone();
         let observer = self.observer.clone();
@@ -310,7 +314,6 @@ impl LivenessSession {
             }
             None => None,
         };
-        let first_frame_at = unix_ms() - capture_ms as i64;
         let info = ManifestInfo {
             session_id: self.descriptor.session_id.clone(),
             nonce,
@@ -318,7 +321,7 @@ impl LivenessSession {
             sdk: self.config.sdk.clone(),
             models: captured.models.clone(),
             device: self.config.device.clone(),
-            capture_started_at_ms: first_frame_at,
+            capture_started_at_ms: unix_ms() - capture_ms as i64,
             attestation,
         };
         let evidence = captured
@@ -332,15 +335,32 @@ impl LivenessSession {
             .key
             .sign_manifest(&evidence.manifest)
             .map_err(|e| SdkError::Internal(e.to_string()))?;
+        Ok(Recorded {
+            signed,
+            frames: evidence.frames,
+            local_passed: captured.outcome.passed,
+            local_failure: captured.outcome.failure.map(str::to_owned),
+            frames_analysed: captured.frames,
+            frames_dropped: captured.dropped,
+            capture_ms,
+        })
+    }
 
+    /// The server half: uploads recorded evidence (with retries) and waits for the job.
+    /// `started` is when the session began, for the result's total time.
+    pub async fn submit(
+        &self,
+        recorded: Recorded,
+        started: Instant,
+    ) -> Result<LivenessResult, SdkError> {
         let client = ServerClient::new(
             &self.descriptor.server_url,
             &self.config.pins,
             self.config.http_timeout,
         )?;
         let upload = Upload {
-            signed: &signed,
-            frames: &evidence.frames,
+            signed: &recorded.signed,
+            frames: &recorded.frames,
         };
         let token = &self.descriptor.submission_token;
         let job_id = tokio::select! {
@@ -361,16 +381,29 @@ impl LivenessSession {
         Ok(LivenessResult {
             job_id,
             result_status,
-            local_passed: captured.outcome.passed,
-            local_failure: captured.outcome.failure.map(str::to_owned),
-            evidence_bytes: evidence.total_bytes(),
-            images: evidence.frames,
-            frames_analysed: captured.frames,
-            frames_dropped: captured.dropped,
-            capture_ms,
-            total_ms: started_all.elapsed().as_millis() as u64,
+            local_passed: recorded.local_passed,
+            local_failure: recorded.local_failure,
+            evidence_bytes: recorded.frames.iter().map(Vec::len).sum(),
+            images: recorded.frames,
+            frames_analysed: recorded.frames_analysed,
+            frames_dropped: recorded.frames_dropped,
+            capture_ms: recorded.capture_ms,
+            total_ms: started.elapsed().as_millis() as u64,
         })
     }
+}
+
+/// Signed evidence ready to upload, and how the capture went.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub signed: liveness_protocol::SignedManifest,
+    /// The JPEGs in manifest order, photo first.
+    pub frames: Vec<Vec<u8>>,
+    pub local_passed: bool,
+    pub local_failure: Option<String>,
+    pub frames_analysed: u64,
+    pub frames_dropped: u64,
+    pub capture_ms: u64,
 }
 
 /// The blocking part: frames → vision → engine → evidence, with events.

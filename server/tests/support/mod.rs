@@ -1,14 +1,13 @@
 //! Test harness: a real server on a loopback port over a real database (a temporary SQLite
 //! file, or a fresh database in the PostgreSQL named by `LIVENESS_TEST_POSTGRES_URL`), a
-//! real HTTP client, and a simulated device that performs the server's plan with the
-//! synthetic subject through the real vision → engine → evidence pipeline.
+//! real HTTP client, and the device: the SDK's own capture (`liveness-session`) performing the
+//! server's plan with the synthetic subject, or evidence a malicious device forges.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use liveness_challenge::{EngineConfig, Observation, Session};
 use liveness_evidence::{EvidenceConfig, EvidenceStore, ManifestInfo};
 use liveness_protocol::encoding::b64url_encode;
 use liveness_protocol::manifest::{DeviceInfo, ModelInfo, SdkInfo};
@@ -281,16 +280,10 @@ pub fn plan_of(created: &Value) -> ChallengePlan {
 }
 
 /// Performs the session's plan with `script` (or the genuine subject for the plan) through
-/// vision, the engine and the evidence store, and signs the evidence with `key`.
+/// the SDK's own capture (vision, engine, evidence), signed with `key`; nothing is uploaded.
 pub async fn perform(created: &Value, script: Option<Script>, key: &DeviceSigningKey) -> Upload {
-    let created = created.clone();
-    let key = DeviceSigningKey::from_seed(&key.seed());
-    tokio::task::spawn_blocking(move || perform_blocking(&created, script, &key))
-        .await
-        .unwrap()
-}
-
-fn perform_blocking(created: &Value, script: Option<Script>, key: &DeviceSigningKey) -> Upload {
+    use liveness_session::source::RenderedSource;
+    use liveness_session::{LivenessSession, SessionConfig, SessionDescriptor, SessionEvent};
     let plan = plan_of(created);
     let script = script.unwrap_or_else(|| {
         let names: Vec<&str> = plan.steps.iter().map(|s| s.kind.name()).collect();
@@ -301,35 +294,25 @@ fn perform_blocking(created: &Value, script: Option<Script>, key: &DeviceSigning
         });
         liveness_testkit::performing(&names, follow.as_deref()).unwrap()
     });
-    let r = Renderer::new(script);
-    let mut pipeline = Pipeline::new(models(), PipelineConfig::default()).unwrap();
-    let mut engine = Session::new(plan.clone(), EngineConfig::default()).unwrap();
-    let mut store = EvidenceStore::new(EvidenceConfig::default());
-    let started = now_ms();
-    let mut outcome = None;
-    for i in 0..r.frame_count() {
-        let img = r.render(i);
-        let frame = img.frame().unwrap();
-        let analysis = pipeline.process(&frame).unwrap();
-        let t = r.timestamp_us(i) / 1000;
-        let update = engine
-            .push(&Observation::from_analysis(t, &frame, &analysis))
+    // Recording never talks to the server: the URL is not used.
+    let descriptor =
+        SessionDescriptor::from_json("http://127.0.0.1:9", &serde_json::to_vec(created).unwrap())
             .unwrap();
-        for c in &update.captures {
-            store.offer(c, t, &frame, &analysis).unwrap();
-        }
-        if let Some(o) = update.outcome {
-            outcome = Some(o);
-            break;
-        }
-    }
-    let outcome = outcome.unwrap_or_else(|| engine.end_incomplete());
-    let info = manifest_info(created, started);
-    let evidence = store.finish(&info, &outcome).unwrap();
+    let config = SessionConfig {
+        models: Some(models()),
+        ..SessionConfig::default()
+    };
+    let key = DeviceSigningKey::from_seed(&key.seed());
+    let session =
+        LivenessSession::new(descriptor, config, key, Arc::new(|_: SessionEvent| {})).unwrap();
+    let recorded = session
+        .record(Box::new(RenderedSource::new(script, false)))
+        .await
+        .unwrap();
     Upload {
-        signed: key.sign_manifest(&evidence.manifest).unwrap(),
-        frames: evidence.frames,
-        passed_locally: outcome.passed,
+        signed: recorded.signed,
+        frames: recorded.frames,
+        passed_locally: recorded.local_passed,
     }
 }
 
