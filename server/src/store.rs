@@ -120,6 +120,14 @@ pub enum ClaimOutcome {
     Expired,
 }
 
+fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
+    Ok(TenantRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        response_secret: row.try_get("response_secret")?,
+    })
+}
+
 fn session(row: &AnyRow) -> Result<SessionRow, sqlx::Error> {
     Ok(SessionRow {
         id: row.try_get("id")?,
@@ -218,29 +226,14 @@ impl Db {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(TenantRow {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                response_secret: r.try_get("response_secret")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(tenant).transpose()
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantRow>, sqlx::Error> {
         let rows = sqlx::query("SELECT id, name, response_secret FROM tenants ORDER BY created_at")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(TenantRow {
-                    id: r.try_get("id")?,
-                    name: r.try_get("name")?,
-                    response_secret: r.try_get("response_secret")?,
-                })
-            })
-            .collect()
+        rows.iter().map(tenant).collect()
     }
 
     pub async fn insert_api_key(

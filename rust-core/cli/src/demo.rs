@@ -102,13 +102,7 @@ fn camera_source() -> Result<Box<dyn FrameSource>, String> {
 }
 
 fn performer(d: &SessionDescriptor) -> Result<Script, String> {
-    let names: Vec<&str> = d.plan.steps.iter().map(|s| s.kind.name()).collect();
-    let follow: Option<Vec<[f32; 3]>> = d.plan.steps[0].follow_path.as_ref().map(|p| {
-        p.iter()
-            .map(|w| [w.t_ms as f32 / 1000.0, f32::from(w.x), f32::from(w.y)])
-            .collect()
-    });
-    liveness_testkit::performing(&names, follow.as_deref()).map_err(fail)
+    liveness_testkit::performing_plan(&d.plan).map_err(fail)
 }
 
 async fn post_session(

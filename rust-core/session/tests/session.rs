@@ -86,13 +86,7 @@ impl Backend {
 }
 
 fn genuine(d: &SessionDescriptor) -> Script {
-    let names: Vec<&str> = d.plan.steps.iter().map(|s| s.kind.name()).collect();
-    let follow: Option<Vec<[f32; 3]>> = d.plan.steps[0].follow_path.as_ref().map(|p| {
-        p.iter()
-            .map(|w| [w.t_ms as f32 / 1000.0, f32::from(w.x), f32::from(w.y)])
-            .collect()
-    });
-    liveness_testkit::performing(&names, follow.as_deref()).unwrap()
+    liveness_testkit::performing_plan(&d.plan).unwrap()
 }
 
 fn subject(name: &str) -> Script {

@@ -17,7 +17,7 @@ pub mod render;
 pub mod script;
 
 pub use head::{Expression, HeadModel};
-pub use perform::performing;
+pub use perform::{performing, performing_plan};
 pub use render::Renderer;
 pub use script::{Script, ScriptError};
 

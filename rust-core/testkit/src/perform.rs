@@ -2,6 +2,8 @@
 //! (`subjects/<challenge>.toml`), played one after another. Used wherever a server-issued,
 //! random plan has to be performed (server tests, the demo, benchmarks).
 
+use liveness_protocol::ChallengePlan;
+
 use crate::script::{Follow, Script, ScriptError};
 
 /// The genuine subject for one challenge, by its protocol name (`HeadLeft`, `BlinkEyes`, …).
@@ -71,6 +73,21 @@ pub fn performing(
     script.name = format!("performing {}", challenges.join(", "));
     script.validate()?;
     Ok(script)
+}
+
+/// The genuine subject performing a server-issued plan, FollowText path included.
+pub fn performing_plan(plan: &ChallengePlan) -> Result<Script, ScriptError> {
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.kind.name()).collect();
+    let follow: Option<Vec<[f32; 3]>> = plan
+        .steps
+        .first()
+        .and_then(|s| s.follow_path.as_ref())
+        .map(|p| {
+            p.iter()
+                .map(|w| [w.t_ms as f32 / 1000.0, f32::from(w.x), f32::from(w.y)])
+                .collect()
+        });
+    performing(&names, follow.as_deref())
 }
 
 #[cfg(test)]

@@ -285,15 +285,7 @@ pub async fn perform(created: &Value, script: Option<Script>, key: &DeviceSignin
     use liveness_session::source::RenderedSource;
     use liveness_session::{LivenessSession, SessionConfig, SessionDescriptor, SessionEvent};
     let plan = plan_of(created);
-    let script = script.unwrap_or_else(|| {
-        let names: Vec<&str> = plan.steps.iter().map(|s| s.kind.name()).collect();
-        let follow: Option<Vec<[f32; 3]>> = plan.steps[0].follow_path.as_ref().map(|p| {
-            p.iter()
-                .map(|w| [w.t_ms as f32 / 1000.0, f32::from(w.x), f32::from(w.y)])
-                .collect()
-        });
-        liveness_testkit::performing(&names, follow.as_deref()).unwrap()
-    });
+    let script = script.unwrap_or_else(|| liveness_testkit::performing_plan(&plan).unwrap());
     // Recording never talks to the server: the URL is not used.
     let descriptor =
         SessionDescriptor::from_json("http://127.0.0.1:9", &serde_json::to_vec(created).unwrap())
