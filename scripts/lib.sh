@@ -47,3 +47,23 @@ stop_test_postgres() {
     PG_TEST_DIR=""
   fi
 }
+
+# The Kotlin compiler for the host-JVM binding tests: JetBrains' kotlinc distribution as
+# published on npm (`kotlin-compiler`); its lib/ also holds kotlinx-coroutines and kotlin-test.
+KOTLIN_VERSION=2.4.20
+KOTLIN_HOME="$LIVENESS_CACHE/kotlinc-$KOTLIN_VERSION"
+# From Debian: JNA (the generated bindings load the library with it) and JUnit 4.
+JNA_JAR=/usr/share/java/jna.jar
+JUNIT_JARS=/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
+
+install_kotlinc() {
+  [ -x "$KOTLIN_HOME/bin/kotlinc" ] && return 0
+  local tmp
+  tmp=$(mktemp -d)
+  echo "setup: installing kotlinc $KOTLIN_VERSION from npm into $KOTLIN_HOME"
+  (cd "$tmp" && npm pack -q "kotlin-compiler@$KOTLIN_VERSION" >/dev/null && tar xzf kotlin-compiler-*.tgz)
+  rm -rf "$KOTLIN_HOME"
+  mkdir -p "$(dirname "$KOTLIN_HOME")"
+  mv "$tmp/package" "$KOTLIN_HOME"
+  rm -rf "$tmp"
+}

@@ -12,6 +12,11 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || apt_packages+=(python3-venv)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 # nokhwa (the SDK's webcam source) generates its V4L2 bindings with libclang.
 ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || apt_packages+=(libclang-dev)
+# The Kotlin bindings' tests: a JDK, JNA and JUnit from Debian, kotlinc from npm.
+command -v javac >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
+[ -f /usr/share/java/jna.jar ] || apt_packages+=(libjna-java libjna-jni)
+[ -f /usr/share/java/junit4.jar ] || apt_packages+=(junit4)
+command -v npm >/dev/null || apt_packages+=(npm)
 if ((${#apt_packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -24,6 +29,12 @@ for component in rustfmt clippy; do
   rustup component list --installed 2>/dev/null | grep -q "^$component" ||
     rustup component add "$component"
 done
+
+# The Android target, to check that the SDK's crate graph compiles for phones.
+rustup target list --installed 2>/dev/null | grep -q '^aarch64-linux-android$' ||
+  rustup target add aarch64-linux-android
+
+install_kotlinc
 
 # Python tools in a private venv, reinstalled only when the pinned requirements change.
 requirements=scripts/interop/requirements.txt

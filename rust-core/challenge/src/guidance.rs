@@ -20,6 +20,20 @@ pub enum Guidance {
 }
 
 impl Guidance {
+    /// Every message, highest priority first (hosts check their translations against it).
+    pub const ALL: [Guidance; 10] = [
+        Self::NoFace,
+        Self::MultipleFaces,
+        Self::FaceOccluded,
+        Self::TooDark,
+        Self::TooBright,
+        Self::TooFar,
+        Self::TooClose,
+        Self::NotCentered,
+        Self::Blurry,
+        Self::HoldStill,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Self::NoFace => "no_face",

@@ -69,9 +69,14 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         max_px: f32,
     },
-    /// Render a synthetic-subject script (TOML/JSON) to a PNG folder or a .y4m video.
+    /// Render a synthetic-subject script (TOML/JSON) to a PNG folder or a .y4m video; or,
+    /// with --for-session, the genuine subject performing a session's challenge plan.
     Render {
-        script: PathBuf,
+        #[arg(required_unless_present = "for_session")]
+        script: Option<PathBuf>,
+        /// A session JSON (the server's `POST /v1/sessions` answer) or a bare plan JSON.
+        #[arg(long, conflicts_with = "script")]
+        for_session: Option<PathBuf>,
         /// A folder (PNG frames) or a file ending in .y4m.
         #[arg(long)]
         out: PathBuf,
@@ -196,7 +201,12 @@ fn run(command: Command) -> Result<(), Failure> {
         Command::SessionBench { server, api_key } => {
             demo::session_bench(&server, &api_key).map_err(Failure::Usage)
         }
-        Command::Render { script, out } => subject::render(&script, &out)
+        Command::Render {
+            script,
+            for_session,
+            out,
+        } => subject::load_script(script.as_deref(), for_session.as_deref())
+            .and_then(|script| subject::render(script, &out))
             .map(drop)
             .map_err(Failure::Usage),
         Command::Analyze { input, iris, fps } => {

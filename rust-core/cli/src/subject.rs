@@ -28,8 +28,27 @@ fn is_y4m(path: &Path) -> bool {
 }
 
 /// Renders `script` to a PNG folder or a `.y4m` file; returns frames rendered per second.
-pub fn render(script_path: &Path, out: &Path) -> Result<f64, String> {
-    let script = Script::from_file(script_path).map_err(|e| e.to_string())?;
+/// A script file, or the genuine performance of a session's plan.
+pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<Script, String> {
+    match (script, for_session) {
+        (Some(path), None) => Script::from_file(path).map_err(|e| e.to_string()),
+        (None, Some(path)) => {
+            let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut value: serde_json::Value =
+                serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            let plan = match value.get_mut("plan") {
+                Some(plan) => plan.take(),
+                None => value,
+            };
+            let plan: liveness_protocol::ChallengePlan = serde_json::from_value(plan)
+                .map_err(|e| format!("{}: not a session or plan: {e}", path.display()))?;
+            liveness_testkit::performing_plan(&plan).map_err(|e| e.to_string())
+        }
+        _ => Err("give either a script or --for-session".into()),
+    }
+}
+
+pub fn render(script: Script, out: &Path) -> Result<f64, String> {
     let renderer = Renderer::new(script.clone());
     let n = renderer.frame_count();
     let bar = progress(n, "render");

@@ -39,6 +39,23 @@ pub enum SdkError {
 }
 
 impl SdkError {
+    /// Every code [`SdkError::code`] returns.
+    pub const CODES: [&'static str; 13] = [
+        "camera_unavailable",
+        "permission_denied",
+        "token_expired",
+        "network",
+        "server_rejected",
+        "cancelled",
+        "timeout",
+        "model_load",
+        "invalid_frame",
+        "invalid_input",
+        "no_evidence",
+        "key_store",
+        "internal",
+    ];
+
     /// Stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -85,5 +102,36 @@ impl SdkError {
             }
             Self::Internal(_) => "Report this error with its message.",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SdkError;
+
+    #[test]
+    fn every_error_has_a_listed_code_and_a_hint() {
+        let all = [
+            SdkError::CameraUnavailable(String::new()),
+            SdkError::PermissionDenied,
+            SdkError::TokenExpired,
+            SdkError::Network(String::new()),
+            SdkError::ServerRejected {
+                status: 400,
+                code: String::new(),
+                message: String::new(),
+            },
+            SdkError::Cancelled,
+            SdkError::Timeout(String::new()),
+            SdkError::ModelLoad(String::new()),
+            SdkError::InvalidFrame(String::new()),
+            SdkError::InvalidInput(String::new()),
+            SdkError::NoEvidence(String::new()),
+            SdkError::KeyStore(String::new()),
+            SdkError::Internal(String::new()),
+        ];
+        let codes: Vec<&str> = all.iter().map(SdkError::code).collect();
+        assert_eq!(codes, SdkError::CODES);
+        assert!(all.iter().all(|e| !e.recovery().is_empty()));
     }
 }

@@ -29,6 +29,6 @@ pub use events::{Observer, SessionEvent};
 pub use keystore::{FileKeyStore, KeyStore, MemoryKeyStore, device_key};
 pub use session::{
     AttestationProvider, CancelHandle, LivenessResult, LivenessSession, Recorded, SessionConfig,
-    SessionDescriptor,
+    SessionDescriptor, prompt_codes,
 };
 pub use source::{FramePusher, FrameSource, PushOutcome, PushSource, SourceFrame, VecSource};

@@ -177,6 +177,25 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Every prompt code the session can send (hosts check their translations against it).
+pub fn prompt_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = [Prompt::LookAtCamera, Prompt::ReturnToCenter, Prompt::Done]
+        .iter()
+        .chain(
+            ChallengeKind::ALL
+                .map(|kind| Prompt::Challenge {
+                    index: 0,
+                    kind,
+                    target: None,
+                })
+                .iter(),
+        )
+        .map(|p| prompt_text(p).0)
+        .collect();
+    codes.dedup();
+    codes
+}
+
 fn prompt_text(p: &Prompt) -> (&'static str, &'static str, Option<[f32; 2]>) {
     match p {
         Prompt::LookAtCamera => ("look_at_camera", "Look straight at the camera", None),
@@ -526,4 +545,17 @@ fn capture(
         started,
         models: model_info,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prompt_codes_are_unique_and_cover_every_challenge() {
+        let codes = super::prompt_codes();
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), codes.len());
+        assert_eq!(codes.len(), 3 + liveness_protocol::ChallengeKind::ALL.len());
+    }
 }

@@ -1,0 +1,275 @@
+package io.openliveness.liveness.android
+
+import android.Manifest
+import android.content.pm.PackageManager
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.camera.core.CameraSelector
+import androidx.camera.core.ImageAnalysis
+import androidx.camera.core.Preview
+import androidx.camera.lifecycle.ProcessCameraProvider
+import androidx.camera.view.PreviewView
+import androidx.compose.foundation.Canvas
+import androidx.compose.foundation.background
+import androidx.compose.foundation.layout.Arrangement
+import androidx.compose.foundation.layout.Box
+import androidx.compose.foundation.layout.BoxWithConstraints
+import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.fillMaxSize
+import androidx.compose.foundation.layout.fillMaxWidth
+import androidx.compose.foundation.layout.offset
+import androidx.compose.foundation.layout.padding
+import androidx.compose.material3.Button
+import androidx.compose.material3.CircularProgressIndicator
+import androidx.compose.material3.LinearProgressIndicator
+import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Text
+import androidx.compose.runtime.Composable
+import androidx.compose.runtime.DisposableEffect
+import androidx.compose.runtime.LaunchedEffect
+import androidx.compose.runtime.getValue
+import androidx.compose.runtime.mutableStateOf
+import androidx.compose.runtime.remember
+import androidx.compose.runtime.setValue
+import androidx.compose.ui.Alignment
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.geometry.Offset
+import androidx.compose.ui.geometry.Size
+import androidx.compose.ui.graphics.BlendMode
+import androidx.compose.ui.graphics.Color
+import androidx.compose.ui.graphics.CompositingStrategy
+import androidx.compose.ui.graphics.drawscope.Stroke
+import androidx.compose.ui.graphics.graphicsLayer
+import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.res.stringResource
+import androidx.compose.ui.semantics.LiveRegionMode
+import androidx.compose.ui.semantics.ProgressBarRangeInfo
+import androidx.compose.ui.semantics.contentDescription
+import androidx.compose.ui.semantics.liveRegion
+import androidx.compose.ui.semantics.progressBarRangeInfo
+import androidx.compose.ui.semantics.semantics
+import androidx.compose.ui.text.style.TextAlign
+import androidx.compose.ui.unit.dp
+import androidx.compose.ui.viewinterop.AndroidView
+import androidx.core.content.ContextCompat
+import androidx.lifecycle.Lifecycle
+import androidx.lifecycle.LifecycleEventObserver
+import androidx.lifecycle.compose.LocalLifecycleOwner
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import io.openliveness.liveness.Liveness
+import io.openliveness.liveness.LivenessUiState
+import io.openliveness.liveness.Phase
+import io.openliveness.liveness.R
+import io.openliveness.liveness.ffi.LivenessException
+import io.openliveness.liveness.ffi.LivenessResult
+import java.util.concurrent.Executors
+
+/**
+ * The whole liveness screen: front-camera preview, face oval, the current prompt and
+ * guidance (announced by TalkBack as they change), progress, and the FollowText target.
+ * It asks for the camera permission, runs the session, and cancels it when the app goes to
+ * the background (the camera is released; start a new session when the user returns).
+ */
+@Composable
+fun LivenessView(
+    liveness: Liveness,
+    onResult: (LivenessResult) -> Unit,
+    onError: (LivenessException) -> Unit,
+    modifier: Modifier = Modifier,
+) {
+    val context = LocalContext.current
+    var permitted by remember {
+        mutableStateOf(
+            ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED,
+        )
+    }
+    val askPermission = rememberLauncherForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
+        permitted = granted
+    }
+    if (!permitted) {
+        PermissionRequest(onAllow = { askPermission.launch(Manifest.permission.CAMERA) }, modifier = modifier)
+        return
+    }
+
+    val state by liveness.state.collectAsStateWithLifecycle()
+    val lifecycleOwner = LocalLifecycleOwner.current
+    DisposableEffect(lifecycleOwner, liveness) {
+        val observer = LifecycleEventObserver { _, event ->
+            if (event == Lifecycle.Event.ON_STOP) liveness.cancel()
+        }
+        lifecycleOwner.lifecycle.addObserver(observer)
+        onDispose { lifecycleOwner.lifecycle.removeObserver(observer) }
+    }
+    LaunchedEffect(liveness) {
+        try {
+            onResult(liveness.run())
+        } catch (e: LivenessException) {
+            onError(e)
+        }
+    }
+
+    Box(modifier.fillMaxSize().background(Color.Black)) {
+        CameraPreview(liveness)
+        FaceOval(state)
+        state.target?.let { FollowTarget(it) }
+        Prompt(state, Modifier.align(Alignment.TopCenter))
+        Progress(state, Modifier.align(Alignment.BottomCenter))
+    }
+}
+
+@Composable
+private fun CameraPreview(liveness: Liveness) {
+    val context = LocalContext.current
+    val lifecycleOwner = LocalLifecycleOwner.current
+    val description = stringResource(R.string.liveness_cd_camera_preview)
+    val analysisExecutor = remember { Executors.newSingleThreadExecutor() }
+    val previewView = remember {
+        PreviewView(context).apply {
+            scaleType = PreviewView.ScaleType.FILL_CENTER
+            contentDescription = description
+        }
+    }
+    DisposableEffect(liveness, lifecycleOwner) {
+        val providerFuture = ProcessCameraProvider.getInstance(context)
+        var provider: ProcessCameraProvider? = null
+        providerFuture.addListener({
+            val cameraProvider = providerFuture.get().also { provider = it }
+            val preview = Preview.Builder().build().also { it.surfaceProvider = previewView.surfaceProvider }
+            val analysis = ImageAnalysis.Builder()
+                .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
+                .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_YUV_420_888)
+                .build()
+            analysis.setAnalyzer(
+                analysisExecutor,
+                CameraXFrameAnalyzer(liveness, frontCamera = true) {
+                    ContextCompat.getMainExecutor(context).execute { cameraProvider.unbindAll() }
+                },
+            )
+            try {
+                cameraProvider.unbindAll()
+                cameraProvider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_FRONT_CAMERA, preview, analysis)
+            } catch (e: Exception) {
+                // No front camera, or it is in use: the session reports camera_unavailable.
+                liveness.endOfFrames()
+            }
+        }, ContextCompat.getMainExecutor(context))
+        onDispose {
+            provider?.unbindAll()
+            analysisExecutor.shutdown()
+        }
+    }
+    AndroidView(factory = { previewView }, modifier = Modifier.fillMaxSize())
+}
+
+@Composable
+private fun FaceOval(state: LivenessUiState) {
+    val description = stringResource(R.string.liveness_cd_face_oval)
+    val ok = state.guidanceCode == null
+    val ring = if (ok) MaterialTheme.colorScheme.primary else MaterialTheme.colorScheme.error
+    Canvas(
+        Modifier
+            .fillMaxSize()
+            .graphicsLayer { compositingStrategy = CompositingStrategy.Offscreen }
+            .semantics { contentDescription = description },
+    ) {
+        val ovalSize = Size(size.width * 0.72f, size.width * 0.72f * 1.3f)
+        val topLeft = Offset((size.width - ovalSize.width) / 2, (size.height - ovalSize.height) / 2)
+        drawRect(Color.Black.copy(alpha = 0.55f))
+        drawOval(Color.Transparent, topLeft, ovalSize, blendMode = BlendMode.Clear)
+        drawOval(ring, topLeft, ovalSize, style = Stroke(width = 4.dp.toPx()))
+    }
+}
+
+@Composable
+private fun FollowTarget(target: Pair<Float, Float>) {
+    val description = stringResource(R.string.liveness_cd_follow_target)
+    BoxWithConstraints(Modifier.fillMaxSize()) {
+        Text(
+            stringResource(R.string.liveness_follow_target),
+            color = Color.White,
+            style = MaterialTheme.typography.titleMedium,
+            modifier = Modifier
+                .offset(maxWidth * target.first - 40.dp, maxHeight * target.second - 12.dp)
+                .background(MaterialTheme.colorScheme.primary, MaterialTheme.shapes.small)
+                .padding(horizontal = 8.dp, vertical = 4.dp)
+                .semantics { contentDescription = description },
+        )
+    }
+}
+
+@Composable
+private fun Prompt(state: LivenessUiState, modifier: Modifier) {
+    val context = LocalContext.current
+    val prompt = when (state.phase) {
+        Phase.SUBMITTING -> stringResource(R.string.liveness_submitting)
+        else -> LivenessStrings.prompt(context, state.promptCode, state.promptText)
+    }
+    val guidance = LivenessStrings.guidance(context, state.guidanceCode, state.guidanceText)
+    Column(
+        modifier.fillMaxWidth().padding(24.dp),
+        horizontalAlignment = Alignment.CenterHorizontally,
+        verticalArrangement = Arrangement.spacedBy(8.dp),
+    ) {
+        prompt?.let {
+            Text(
+                it,
+                color = Color.White,
+                style = MaterialTheme.typography.headlineSmall,
+                textAlign = TextAlign.Center,
+                // TalkBack reads each new prompt without the user moving focus.
+                modifier = Modifier.semantics { liveRegion = LiveRegionMode.Polite },
+            )
+        }
+        guidance?.let {
+            Text(
+                it,
+                color = MaterialTheme.colorScheme.onErrorContainer,
+                style = MaterialTheme.typography.titleMedium,
+                textAlign = TextAlign.Center,
+                modifier = Modifier
+                    .background(MaterialTheme.colorScheme.errorContainer, MaterialTheme.shapes.medium)
+                    .padding(horizontal = 12.dp, vertical = 6.dp)
+                    .semantics { liveRegion = LiveRegionMode.Assertive },
+            )
+        }
+    }
+}
+
+@Composable
+private fun Progress(state: LivenessUiState, modifier: Modifier) {
+    val percent = (state.sessionProgress * 100).toInt().coerceIn(0, 100)
+    val description = stringResource(R.string.liveness_cd_progress, percent)
+    Box(modifier.fillMaxWidth().padding(24.dp)) {
+        if (state.phase == Phase.SUBMITTING) {
+            CircularProgressIndicator(
+                Modifier.align(Alignment.Center).semantics { contentDescription = description },
+            )
+        } else {
+            LinearProgressIndicator(
+                progress = { state.sessionProgress.coerceIn(0f, 1f) },
+                modifier = Modifier.fillMaxWidth().semantics {
+                    contentDescription = description
+                    progressBarRangeInfo = ProgressBarRangeInfo(state.sessionProgress.coerceIn(0f, 1f), 0f..1f)
+                },
+            )
+        }
+    }
+}
+
+@Composable
+private fun PermissionRequest(onAllow: () -> Unit, modifier: Modifier) {
+    Column(
+        modifier.fillMaxSize().padding(32.dp),
+        verticalArrangement = Arrangement.Center,
+        horizontalAlignment = Alignment.CenterHorizontally,
+    ) {
+        Text(
+            stringResource(R.string.liveness_permission_needed),
+            textAlign = TextAlign.Center,
+            style = MaterialTheme.typography.bodyLarge,
+        )
+        Button(onClick = onAllow, modifier = Modifier.padding(top = 16.dp)) {
+            Text(stringResource(R.string.liveness_grant_permission))
+        }
+    }
+}

@@ -1,0 +1,248 @@
+package io.openliveness.liveness
+
+import io.openliveness.liveness.ffi.FrameImage
+import io.openliveness.liveness.ffi.FrameProvider
+import io.openliveness.liveness.ffi.HostFrame
+import io.openliveness.liveness.ffi.LivenessEvent
+import io.openliveness.liveness.ffi.LivenessObserver
+import io.openliveness.liveness.ffi.LivenessSession
+import io.openliveness.liveness.ffi.PushResult
+import io.openliveness.liveness.ffi.memoryKeyStore
+import java.io.File
+import java.nio.ByteBuffer
+import java.util.Collections
+import java.util.concurrent.CountDownLatch
+import java.util.concurrent.TimeUnit
+import java.util.concurrent.atomic.AtomicBoolean
+import java.util.concurrent.atomic.AtomicInteger
+import kotlin.concurrent.thread
+import kotlin.test.assertContains
+import kotlin.test.assertEquals
+import kotlin.test.assertFailsWith
+import kotlin.test.assertNotEquals
+import kotlin.test.assertTrue
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.async
+import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withTimeout
+import org.junit.Test
+
+/** Whole sessions through the generated bindings and the hand-written layer, on a real server. */
+class SessionTest {
+    private fun isJpeg(b: ByteArray) = b.size > 2 && b[0] == 0xFF.toByte() && b[1] == 0xD8.toByte()
+
+    @Test
+    fun genuineSessionThroughTheCoroutineApiAndFlows() = runBlocking {
+        val created = Backend.createSession("""{"available_actions": ["HeadRight", "BlinkEyes", "Smile"], "challenge_count": 2}""")
+        val clip = Backend.render(created, "genuine")
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            assertEquals(2, liveness.info.challenges.size)
+            assertEquals(2, liveness.state.value.challenges.size)
+            val events = Collections.synchronizedList(mutableListOf<LivenessEvent>())
+            val collector = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+                liveness.events.collect { events.add(it) }
+            }
+            val result = Y4mFrameProvider(clip, mirrored = true).use { liveness.run(it) }
+            collector.cancelAndJoin()
+
+            assertEquals("success", result.resultStatus, result.toString())
+            assertTrue(result.localPassed, result.localFailure ?: "")
+            assertTrue(result.images.isNotEmpty() && result.images.all(::isJpeg))
+            assertEquals(result.evidenceBytes.toLong(), result.images.sumOf { it.size.toLong() })
+            assertContains(Backend.result(created), "\"live\":true")
+
+            val kinds = events.map { it::class.simpleName }
+            for (k in listOf("Prompt", "Progress", "ChallengeStarted", "ChallengeFinished", "Captured", "LocalOutcome", "Submitted", "Finished")) {
+                assertContains(kinds, k)
+            }
+            // Order: the local outcome comes before the upload, the server's answer last.
+            assertTrue(kinds.indexOf("LocalOutcome") < kinds.indexOf("Submitted"))
+            assertEquals("Finished", kinds.last())
+            val state = liveness.state.value
+            assertEquals(Phase.FINISHED, state.phase)
+            assertEquals("success", state.resultStatus)
+            assertEquals(true, state.localPassed)
+        }
+    }
+
+    @Test
+    fun zeroCopyJniPathFeedsAWholeSession() = runBlocking {
+        val created = Backend.createSession("""{"action": "HeadLeft"}""")
+        val clip = Backend.render(created, "jni")
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            val running = async(Dispatchers.Default) { liveness.run() }
+            val outcomes = pushAsCameraX(liveness, clip)
+            val result = running.await()
+            assertEquals("success", result.resultStatus, result.toString())
+            assertTrue(result.localPassed, result.localFailure ?: "")
+            assertTrue(outcomes.getValue(PushResult.ACCEPTED) + outcomes.getValue(PushResult.REPLACED_OLDER) > 10)
+            // The session ended: the sink says so and the camera would stop.
+            val plane = ByteBuffer.allocateDirect(4 * 4)
+            val chroma = ByteBuffer.allocateDirect(2 * 2)
+            assertEquals(
+                PushResult.CLOSED,
+                liveness.pushYuv420(4, 4, plane, 4, 1, chroma, 2, 1, chroma, 2, 1, 0, 0, false),
+            )
+        }
+    }
+
+    /**
+     * What `CameraXFrameAnalyzer` does with an `ImageProxy`: Y in one direct buffer, U and V
+     * as views of one interleaved VU buffer (pixel stride 2), the camera's timestamps, paced
+     * like a 30 fps camera. The clip's planes are copied into direct buffers first, standing
+     * in for the camera's memory.
+     */
+    private fun pushAsCameraX(liveness: Liveness, clip: File): Map<PushResult, Int> {
+        val counts = PushResult.entries.associateWith { AtomicInteger() }
+        Y4mFrameProvider(clip, paced = true).use { frames ->
+            while (true) {
+                val frame = frames.nextFrame() ?: break
+                val img = frame.image as FrameImage.Yuv420
+                val w = img.width.toInt()
+                val h = img.height.toInt()
+                val cw = (w + 1) / 2
+                val y = ByteBuffer.allocateDirect(img.y.bytes.size).put(img.y.bytes).flip() as ByteBuffer
+                // NV21: V then U, interleaved; the U view starts one byte in.
+                val vu = ByteBuffer.allocateDirect(img.u.bytes.size * 2)
+                for (i in img.u.bytes.indices) {
+                    vu.put(img.v.bytes[i]).put(img.u.bytes[i])
+                }
+                vu.flip()
+                val v = vu.duplicate()
+                val u = (vu.duplicate().position(1) as ByteBuffer).slice()
+                val r = liveness.pushYuv420(
+                    w, h, y, w, 1, u, cw * 2, 2, v, cw * 2, 2,
+                    frame.timestampMs.toLong(), 0, true,
+                )
+                counts.getValue(r).incrementAndGet()
+                if (r == PushResult.CLOSED) break
+            }
+        }
+        liveness.endOfFrames()
+        return counts.mapValues { it.value.get() }
+    }
+
+    @Test
+    fun jniPathRefusesBadBuffersWithJavaExceptions() {
+        val created = Backend.createSession("""{"action": "Smile"}""")
+        val liveness = Liveness(Backend.url, created, Backend.config(), memoryKeyStore())
+        val y = ByteBuffer.allocateDirect(64 * 48)
+        val c = ByteBuffer.allocateDirect(32 * 24)
+        assertEquals(PushResult.ACCEPTED, liveness.pushYuv420(64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false))
+        assertEquals(PushResult.REPLACED_OLDER, liveness.pushYuv420(64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 33, 90, false))
+        val heap = assertFailsWith<IllegalArgumentException> {
+            liveness.pushYuv420(64, 48, ByteBuffer.allocate(64 * 48), 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        assertContains(heap.message!!, "direct")
+        val short = assertFailsWith<IllegalArgumentException> {
+            liveness.pushYuv420(64, 48, ByteBuffer.allocateDirect(100), 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        assertContains(short.message!!, "need")
+        assertFailsWith<IllegalArgumentException> {
+            liveness.pushYuv420(64, 48, y, 10, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        assertFailsWith<IllegalArgumentException> {
+            liveness.pushYuv420(64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 45, false)
+        }
+        assertFailsWith<IllegalArgumentException> {
+            liveness.pushYuv420(-1, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        val sink = liveness.frameSink
+        liveness.close()
+        assertFailsWith<IllegalStateException> {
+            NativeFrames.pushYuv420(sink, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        assertFailsWith<IllegalStateException> {
+            NativeFrames.pushYuv420(987654321L, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+    }
+
+    @Test
+    fun callbacksArriveOnSdkThreadsAndAThrowingObserverDoesNotStopTheSession() {
+        val created = Backend.createSession("""{"action": "BlinkEyes"}""")
+        val clip = Backend.render(created, "threads")
+        val threads = Collections.synchronizedSet(mutableSetOf<String>())
+        val calls = AtomicInteger()
+        val inCallback = AtomicInteger()
+        val overlapped = AtomicBoolean(false)
+        val observer = object : LivenessObserver {
+            override fun onEvent(event: LivenessEvent) {
+                if (inCallback.incrementAndGet() > 1) overlapped.set(true)
+                threads.add(Thread.currentThread().name)
+                calls.incrementAndGet()
+                inCallback.decrementAndGet()
+                // The host's bug must not become the SDK's crash.
+                throw IllegalStateException("observer failure ${calls.get()}")
+            }
+        }
+        val session = LivenessSession(Backend.url, created, Backend.config(), memoryKeyStore(), observer, null)
+        val caller = Thread.currentThread().name
+        val result = runBlocking { Y4mFrameProvider(clip).use { session.run(it) } }
+        session.close()
+        assertEquals("success", result.resultStatus)
+        assertTrue(calls.get() > 10)
+        assertTrue(caller !in threads, "callbacks came on the caller's thread: $threads")
+        // Capture runs on a blocking thread, upload and polling on the SDK's runtime.
+        assertTrue(threads.size >= 2, "$threads")
+        assertTrue(!overlapped.get() || threads.size > 1)
+    }
+
+    @Test
+    fun manyThreadsPushingAndCancellingAtOnceIsSafe() {
+        val created = Backend.createSession("""{"action": "Smile"}""")
+        val session = LivenessSession(Backend.url, created, Backend.config(), memoryKeyStore(), object : LivenessObserver {
+            override fun onEvent(event: LivenessEvent) {}
+        }, null)
+        val start = CountDownLatch(1)
+        val y = ByteBuffer.allocateDirect(64 * 48)
+        val c = ByteBuffer.allocateDirect(32 * 24)
+        val outcomes = Collections.synchronizedList(mutableListOf<Int>())
+        val pushers = (1..4).map {
+            thread {
+                start.await()
+                repeat(200) { i ->
+                    outcomes.add(NativeFrames.pushYuv420(session.frameSink().toLong(), 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, i.toLong(), 0, false))
+                }
+            }
+        }
+        val canceller = thread {
+            start.await()
+            Thread.sleep(5)
+            session.cancel()
+        }
+        start.countDown()
+        (pushers + canceller).forEach { it.join(10_000) }
+        assertEquals(800, outcomes.size)
+        assertTrue(outcomes.all { it in 0..2 })
+        assertEquals(2, NativeFrames.pushYuv420(session.frameSink().toLong(), 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false))
+        session.close()
+    }
+
+    @Test
+    fun cancellingTheCoroutineCancelsTheSessionAndStopsTheSource() = runBlocking {
+        val created = Backend.createSession("""{"action": "HeadRight"}""")
+        val clip = Backend.render(created, "cancel")
+        val stopped = CountDownLatch(1)
+        val served = AtomicInteger()
+        val provider = object : FrameProvider {
+            val inner = Y4mFrameProvider(clip, paced = true)
+            override fun nextFrame(): HostFrame? = inner.nextFrame().also { served.incrementAndGet() }
+            override fun stop() {
+                inner.stop()
+                stopped.countDown()
+            }
+        }
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            val job = launch(Dispatchers.Default) { liveness.run(provider) }
+            // The state flow keeps the latest value: no race with a late subscriber.
+            withTimeout(30_000) { liveness.state.first { it.challengeIndex != null } }
+            job.cancelAndJoin()
+            assertTrue(stopped.await(10, TimeUnit.SECONDS), "the frame source was not stopped")
+            assertNotEquals(0, served.get())
+        }
+    }
+}

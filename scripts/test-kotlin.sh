@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The Kotlin bindings on the host JVM, for real: the host-built libliveness_ffi.so, Kotlin
+# generated from it by the workspace's uniffi-bindgen, the hand-written layer (everything not
+# tied to android.*), and JUnit tests against a liveness-server on loopback.
+# Called by scripts/test.sh; assumes scripts/setup.sh has run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+out="$target/kotlin-host"
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build -q --locked -p liveness-ffi -p liveness-server -p liveness-cli
+lib="$target/debug/libliveness_ffi.so"
+
+echo "-- generating Kotlin from $lib"
+rm -rf "$out" && mkdir -p "$out/generated" "$out/classes"
+cargo run -q --locked -p uniffi-bindgen -- generate --library "$lib" --language kotlin \
+  --out-dir "$out/generated" --no-format
+
+kotlin_lib="$KOTLIN_HOME/lib"
+cp="$kotlin_lib/kotlinx-coroutines-core-jvm.jar:$JNA_JAR:$JUNIT_JARS:$kotlin_lib/kotlin-test.jar:$kotlin_lib/kotlin-test-junit.jar"
+echo "-- compiling generated + hand-written (non-Android) Kotlin and the tests"
+# The sample app's setup logic has no Android classes either: it is compiled and tested too.
+mapfile -t sources < <(find "$out/generated" bindings-kotlin/src/main/kotlin bindings-kotlin/src/test/kotlin \
+  -name '*.kt' -not -path '*/io/openliveness/liveness/android/*' | sort)
+sources+=(sample-android/app/src/main/kotlin/io/openliveness/sample/SessionSetup.kt
+  sample-android/app/src/test/kotlin/io/openliveness/sample/SessionSetupTest.kt)
+"$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 17 -cp "$cp" -d "$out/classes" "${sources[@]}"
+
+echo "-- starting liveness-server on loopback"
+db="sqlite://$work/server.db?mode=rwc"
+server="$target/debug/liveness-server"
+api_key=$("$server" --database-url "$db" --log-format text admin tenant create --name kotlin-tests |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+"$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 >"$work/listen.json" 2>"$work/server.log" &
+server_pid=$!
+for _ in $(seq 100); do [ -s "$work/listen.json" ] && break; sleep 0.1; done
+url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$work/listen.json")
+for _ in $(seq 600); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
+
+# (Not -Xcheck:jni: JNA's own dispatch floods it with warnings about JNA's calls.)
+echo "-- JUnit on the JVM"
+LIVENESS_TEST_SERVER="$url" LIVENESS_TEST_API_KEY="$api_key" LIVENESS_CLI="$target/debug/liveness" \
+  LIVENESS_TEST_WORK="$work" LIVENESS_MODELS_DIR="$PWD/models" LIVENESS_BINDINGS_DIR="$PWD/bindings-kotlin" \
+  java -Djna.library.path="$target/debug" -Djava.library.path="$target/debug" \
+  -cp "$out/classes:$cp:$kotlin_lib/kotlin-stdlib.jar" org.junit.runner.JUnitCore \
+  io.openliveness.liveness.SessionTest io.openliveness.liveness.ErrorsTest io.openliveness.liveness.StringsTest \
+  io.openliveness.sample.SessionSetupTest ||
+  { echo "server log:"; tail -n 50 "$work/server.log"; exit 1; }
