@@ -15,6 +15,12 @@ start_test_postgres
 echo "== Rust tests"
 cargo test --workspace --locked
 
+echo "== Kotlin bindings on the host JVM (generated + hand-written layer, against a loopback server)"
+bash scripts/test-kotlin.sh
+
+echo "== The SDK's crate graph for Android arm64 (cargo check)"
+bash scripts/check-android.sh
+
 echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, PyJWT, jwcrypto)"
 cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
 "$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \
