@@ -21,6 +21,9 @@ bash scripts/test-kotlin.sh
 echo "== The SDK's crate graph for Android arm64 (cargo check)"
 bash scripts/check-android.sh
 
+echo "== Swift: generated bindings, C header, hand-written layer and sample (no Swift compiler here)"
+bash scripts/check-swift.sh
+
 echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, PyJWT, jwcrypto)"
 cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
 "$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \

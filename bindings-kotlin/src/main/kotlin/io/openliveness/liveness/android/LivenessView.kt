@@ -24,6 +24,7 @@ import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.LinearProgressIndicator
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.Text
+import androidx.compose.material3.TextButton
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.DisposableEffect
 import androidx.compose.runtime.LaunchedEffect
@@ -112,8 +113,12 @@ fun LivenessView(
         CameraPreview(liveness)
         FaceOval(state)
         state.target?.let { FollowTarget(it) }
-        Prompt(state, Modifier.align(Alignment.TopCenter))
+        Prompt(state, Modifier.align(Alignment.TopCenter).padding(top = 48.dp))
         Progress(state, Modifier.align(Alignment.BottomCenter))
+        // run() then throws Cancelled, which reaches onError like any other ending.
+        TextButton(onClick = { liveness.cancel() }, modifier = Modifier.align(Alignment.TopStart).padding(8.dp)) {
+            Text(stringResource(R.string.liveness_cancel), color = Color.White)
+        }
     }
 }
 
