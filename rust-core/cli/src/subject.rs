@@ -27,7 +27,6 @@ fn is_y4m(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("y4m"))
 }
 
-/// Renders `script` to a PNG folder or a `.y4m` file; returns frames rendered per second.
 /// A script file, or the genuine performance of a session's plan.
 pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<Script, String> {
     match (script, for_session) {
@@ -48,6 +47,7 @@ pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<
     }
 }
 
+/// Renders `script` to a PNG folder or a `.y4m` file; returns frames rendered per second.
 pub fn render(script: Script, out: &Path) -> Result<f64, String> {
     let renderer = Renderer::new(script.clone());
     let n = renderer.frame_count();

@@ -48,6 +48,17 @@ object Backend {
         return response.body()
     }
 
+    /** The integrator's view of the session (`GET /v1/sessions/{id}`). */
+    fun sessionStatus(sessionJson: String): String {
+        val id = field(sessionJson, "session_id")
+        val request = HttpRequest.newBuilder(URI.create("$url/v1/sessions/$id"))
+            .header("Authorization", "Bearer $apiKey")
+            .build()
+        val response = http.send(request, HttpResponse.BodyHandlers.ofString())
+        check(response.statusCode() == 200) { "session: ${response.statusCode()} ${response.body()}" }
+        return response.body()
+    }
+
     /** A `.y4m` clip of the genuine subject performing this session's challenges. */
     fun render(sessionJson: String, name: String): File {
         val json = File(work, "$name.json").apply { writeText(sessionJson) }

@@ -70,6 +70,26 @@ class SessionTest {
     }
 
     @Test
+    fun recordThenSubmitTwiceIsOneJob() = runBlocking {
+        val created = Backend.createSession("""{"action": "Smile"}""")
+        val clip = Backend.render(created, "record")
+        val session = LivenessSession(Backend.url, created, Backend.config(), memoryKeyStore(), object : LivenessObserver {
+            override fun onEvent(event: LivenessEvent) {}
+        }, null)
+        val evidence = Y4mFrameProvider(clip).use { session.record(it) }
+        assertTrue(evidence.localPassed(), evidence.localFailure() ?: "")
+        assertTrue(evidence.images().all(::isJpeg))
+        // Nothing was sent yet: the backend sees a session waiting for its submission.
+        assertContains(Backend.sessionStatus(created), "\"status\":\"created\"")
+        val first = session.submit(evidence)
+        // The same evidence again (as after a lost answer) is the same job, not a new one.
+        val again = session.submit(evidence)
+        assertEquals(first.jobId, again.jobId)
+        assertEquals("success", again.resultStatus)
+        session.close()
+    }
+
+    @Test
     fun zeroCopyJniPathFeedsAWholeSession() = runBlocking {
         val created = Backend.createSession("""{"action": "HeadLeft"}""")
         val clip = Backend.render(created, "jni")
