@@ -112,6 +112,7 @@ impl From<PushOutcome> for PushResult {
 pub struct RecordedEvidence {
     recorded: Recorded,
     started: Instant,
+    session_id: String,
 }
 
 #[uniffi::export]
@@ -203,13 +204,25 @@ impl LivenessSession {
             Ok(inner.record(source).await?)
         })
         .await?;
-        Ok(Arc::new(RecordedEvidence { recorded, started }))
+        Ok(Arc::new(RecordedEvidence {
+            recorded,
+            started,
+            session_id: self.info.session_id.clone(),
+        }))
     }
 
     async fn submit_inner(
         &self,
         evidence: Arc<RecordedEvidence>,
     ) -> Result<LivenessResult, LivenessError> {
+        // The evidence is signed for its own session and token: another session's would only
+        // be refused by the server after an upload.
+        if evidence.session_id != self.info.session_id {
+            return Err(LivenessError::invalid_input(format!(
+                "this evidence was recorded for session {}, not {}",
+                evidence.session_id, self.info.session_id
+            )));
+        }
         let inner = self.inner.clone();
         on_runtime(self.cancel.clone(), self.observer.clone(), async move {
             let r = inner

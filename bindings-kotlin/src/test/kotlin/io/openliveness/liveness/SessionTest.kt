@@ -86,6 +86,12 @@ class SessionTest {
         val again = session.submit(evidence)
         assertEquals(first.jobId, again.jobId)
         assertEquals("success", again.resultStatus)
+        // Evidence belongs to its session: another session refuses it before any upload.
+        val other = LivenessSession(Backend.url, Backend.createSession("""{"action": "Smile"}"""), Backend.config(), memoryKeyStore(), object : LivenessObserver {
+            override fun onEvent(event: LivenessEvent) {}
+        }, null)
+        assertFailsWith<io.openliveness.liveness.ffi.LivenessException.InvalidInput> { other.submit(evidence) }
+        other.close()
         session.close()
     }
 
