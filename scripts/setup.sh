@@ -17,6 +17,7 @@ command -v javac >/dev/null || apt_packages+=(openjdk-17-jdk-headless)
 [ -f /usr/share/java/jna.jar ] || apt_packages+=(libjna-java libjna-jni)
 [ -f /usr/share/java/junit4.jar ] || apt_packages+=(junit4)
 command -v npm >/dev/null || apt_packages+=(npm)
+command -v curl >/dev/null || apt_packages+=(curl)
 # The Android cross-check: clang for the C/assembly in ring's and tract-linalg's build scripts.
 command -v clang >/dev/null || apt_packages+=(clang)
 command -v llvm-ar >/dev/null || apt_packages+=(llvm)
