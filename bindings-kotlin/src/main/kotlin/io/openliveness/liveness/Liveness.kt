@@ -70,8 +70,9 @@ class Liveness(
         stateFlow.value = LivenessUiState.INITIAL.copy(challenges = info.challenges)
     }
 
-    /** The handle the zero-copy path takes; valid until [close]. */
-    val frameSink: Long get() = session.frameSink().toLong()
+    /** The handle the zero-copy path takes; valid until [close]. Read once: each uniffi
+     *  call through JNA costs allocations, which the per-frame path must not pay. */
+    val frameSink: Long = session.frameSink().toLong()
 
     /**
      * Runs the session to the server's answer. Cancelling the calling coroutine cancels the

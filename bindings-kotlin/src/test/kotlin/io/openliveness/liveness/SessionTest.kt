@@ -152,6 +152,54 @@ class SessionTest {
         return counts.mapValues { it.value.get() }
     }
 
+    /**
+     * The point of the JNI path: a 1280×720 frame goes in without the frame being copied into
+     * the Java heap (HotSpot counts every byte a thread allocates), while the portable path
+     * needs the camera's planes as ByteArrays first (what an app has to do with CameraX's
+     * direct buffers), which uniffi then copies again into native memory.
+     */
+    @Test
+    fun zeroCopyPathAllocatesNoFrameOnTheJavaHeap() {
+        val created = Backend.createSession("""{"action": "Smile"}""")
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            val (w, h) = 1280 to 720
+            val y = ByteBuffer.allocateDirect(w * h)
+            val vu = ByteBuffer.allocateDirect(w * h / 2)
+            val u = (vu.duplicate().position(1) as ByteBuffer).slice()
+            val mx = java.lang.management.ManagementFactory.getThreadMXBean() as com.sun.management.ThreadMXBean
+            val me = Thread.currentThread().id
+            fun jni(i: Int) = liveness.pushYuv420(w, h, y, w, 1, u, w, 2, vu, w, 2, i.toLong(), 0, false)
+            repeat(20) { jni(it) } // warm up (class loading, JIT)
+            val before = mx.getThreadAllocatedBytes(me)
+            val start = System.nanoTime()
+            repeat(100) { jni(it) }
+            val jniNs = (System.nanoTime() - start) / 100
+            val perJniPush = (mx.getThreadAllocatedBytes(me) - before) / 100
+
+            fun heap(b: ByteBuffer) = ByteArray(b.capacity()).also { b.duplicate().rewind().get(it) }
+            fun copy(i: Int) = liveness.pushFrame(
+                HostFrame(
+                    i.toULong(), 0u, false,
+                    FrameImage.Yuv420(
+                        w.toUInt(), h.toUInt(),
+                        io.openliveness.liveness.ffi.FramePlane(heap(y), w.toUInt(), 1u),
+                        io.openliveness.liveness.ffi.FramePlane(heap(u), w.toUInt(), 2u),
+                        io.openliveness.liveness.ffi.FramePlane(heap(vu), w.toUInt(), 2u),
+                    ),
+                ),
+            )
+            repeat(5) { copy(it) }
+            val before2 = mx.getThreadAllocatedBytes(me)
+            val start2 = System.nanoTime()
+            repeat(20) { copy(it) }
+            val copyNs = (System.nanoTime() - start2) / 20
+            val perCopyPush = (mx.getThreadAllocatedBytes(me) - before2) / 20
+            println("1280x720 push: JNI ${jniNs / 1000} µs and $perJniPush heap bytes a frame; copy path ${copyNs / 1000} µs and $perCopyPush heap bytes")
+            assertTrue(perJniPush < 4096, "the JNI path allocated $perJniPush bytes a frame")
+            assertTrue(perCopyPush > w * h, "the copy path allocated only $perCopyPush bytes a frame")
+        }
+    }
+
     @Test
     fun jniPathRefusesBadBuffersWithJavaExceptions() {
         val created = Backend.createSession("""{"action": "Smile"}""")
