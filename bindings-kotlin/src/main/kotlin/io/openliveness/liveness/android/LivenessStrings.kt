@@ -5,7 +5,7 @@ import android.content.Context
 
 /**
  * Localised text for the SDK's stable codes: `liveness_prompt_<code>`,
- * `liveness_guidance_<code>`, `liveness_error_<code>` in `res/values*/strings.xml` (en, es,
+ * `liveness_guidance_<code>`, `liveness_error_<code>` in `res/values-xx/strings.xml` (en, es,
  * fr, de, id, pt; a test checks every code the core can send has all six). The lookup is by
  * name so that a code added to the core needs only strings, not code; `res/raw/liveness_keep.xml`
  * keeps these resources from being shrunk away. Unknown codes fall back to the core's English.

@@ -139,7 +139,7 @@ private fun CameraPreview(liveness: Liveness) {
         var provider: ProcessCameraProvider? = null
         providerFuture.addListener({
             val cameraProvider = providerFuture.get().also { provider = it }
-            val preview = Preview.Builder().build().also { it.surfaceProvider = previewView.surfaceProvider }
+            val preview = Preview.Builder().build().also { it.setSurfaceProvider(previewView.surfaceProvider) }
             val analysis = ImageAnalysis.Builder()
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                 .setOutputImageFormat(ImageAnalysis.OUTPUT_IMAGE_FORMAT_YUV_420_888)
