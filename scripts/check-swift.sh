@@ -8,7 +8,9 @@ source scripts/lib.sh
 
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 out="$target/swift-check"
-cargo build -q --locked -p liveness-ffi
+# libliveness_ffi.so built for the whole workspace, as scripts/test-kotlin.sh builds it (one
+# shared build; the crate alone would resolve features differently and rebuild dependencies).
+cargo build -q --workspace --locked
 rm -rf "$out" && mkdir -p "$out"
 cargo run -q --locked -p uniffi-bindgen -- generate --library "$target/debug/libliveness_ffi.so" \
   --language swift --out-dir "$out" --no-format

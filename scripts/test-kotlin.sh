@@ -17,7 +17,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build -q --locked -p liveness-ffi -p liveness-server -p liveness-cli
+# libliveness_ffi.so, liveness-server and liveness, built for the whole workspace: the same
+# feature resolution as scripts/check-swift.sh, so the two scripts share one build (building
+# single packages would resolve features per package and rebuild much of the graph each time).
+cargo build -q --workspace --locked
 lib="$target/debug/libliveness_ffi.so"
 
 echo "-- generating Kotlin from $lib"

@@ -14,6 +14,9 @@ start_test_postgres
 
 echo "== Rust tests"
 cargo test --workspace --locked
+# The CLI as the tests built it: `cargo run -p liveness-cli` would resolve features for that
+# package alone and rebuild much of the graph.
+cli="${CARGO_TARGET_DIR:-target}/debug/liveness"
 
 echo "== Kotlin bindings on the host JVM (generated + hand-written layer, against a loopback server)"
 bash scripts/test-kotlin.sh
@@ -25,9 +28,9 @@ echo "== Swift: generated bindings, C header, hand-written layer and sample (no 
 bash scripts/check-swift.sh
 
 echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, PyJWT, jwcrypto)"
-cargo run -q --locked -p liveness-cli -- vectors --out "$scratch/fresh.json"
+"$cli" vectors --out "$scratch/fresh.json"
 "$VENV/bin/python" scripts/interop/verify_protocol_vectors.py \
   rust-core/protocol/tests/vectors/reference.json "$scratch/fresh.json"
 
 echo "== tract vs onnxruntime on identical inputs (fp32 FaceMesh must agree within 1 px)"
-cargo run -q --locked -p liveness-cli -- compare-engines --max-px 1.0
+"$cli" compare-engines --max-px 1.0
