@@ -10,7 +10,7 @@ mod support;
 use std::time::Duration;
 
 use liveness_protocol::{
-    FrameRole, Jwks, ResultBody, Sha256Digest, VerdictKind, verify_response, verify_webhook,
+    FrameRole, ResultBody, Sha256Digest, VerdictKind, verify_response, verify_webhook,
 };
 use serde_json::{Value, json};
 use support::{Backend, Harness, Receiver, backends, device_key, perform};
@@ -74,16 +74,7 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
     let signed = result.verdict.clone().unwrap();
 
     // Offline: the JWKS alone verifies the verdict, and the photo is the one it names.
-    let jwks_bytes = h
-        .http
-        .get(h.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let jwks = Jwks::from_json(&jwks_bytes).unwrap();
+    let jwks = h.jwks().await;
     let verdict = jwks.verify(&signed).unwrap();
     assert_eq!(verdict.verdict, VerdictKind::Live);
     let photo = h

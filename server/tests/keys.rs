@@ -5,7 +5,7 @@
 
 mod support;
 
-use liveness_protocol::{Jwks, ProtocolError, SignedVerdict};
+use liveness_protocol::{ProtocolError, SignedVerdict};
 use liveness_server::admin;
 use serde_json::{Value, json};
 use support::{Harness, backends, device_key, faceless_upload};
@@ -23,26 +23,13 @@ async fn verdict(h: &Harness) -> SignedVerdict {
     serde_json::from_value(done["result"]["verdict"].clone()).unwrap()
 }
 
-async fn jwks(h: &Harness) -> Jwks {
-    let bytes = h
-        .http
-        .get(h.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    Jwks::from_json(&bytes).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verdicts_verify_offline_across_a_rotation() {
     for backend in backends() {
         let h = Harness::start(backend).await;
         let db = &h.server.state.db;
         let old = verdict(&h).await;
-        let before = jwks(&h).await;
+        let before = h.jwks().await;
         assert_eq!(before.keys.len(), 1);
         before.verify(&old).unwrap();
 
@@ -52,7 +39,7 @@ async fn verdicts_verify_offline_across_a_rotation() {
         let new = verdict(&h).await;
         assert_eq!(new.kid, kid);
         assert_ne!(new.kid, old.kid);
-        let after = jwks(&h).await;
+        let after = h.jwks().await;
         assert_eq!(after.keys.len(), 2);
         after.verify(&old).unwrap();
         after.verify(&new).unwrap();
@@ -65,7 +52,7 @@ async fn verdicts_verify_offline_across_a_rotation() {
         admin::rotate_signing_key(db, h.clock.now_ms())
             .await
             .unwrap();
-        let later = jwks(&h).await;
+        let later = h.jwks().await;
         assert_eq!(later.keys.len(), 2);
         later.verify(&new).unwrap();
         assert!(matches!(

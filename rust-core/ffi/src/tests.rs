@@ -213,6 +213,19 @@ fn session_json() -> String {
     .to_string()
 }
 
+/// A session for a fresh BlinkEyes plan, its server unreachable (these tests never upload).
+fn new_session(observer: Arc<dyn LivenessObserver>) -> Arc<LivenessSession> {
+    LivenessSession::new(
+        "http://127.0.0.1:9".into(),
+        session_json(),
+        config(),
+        memory_key_store(),
+        observer,
+        None,
+    )
+    .unwrap()
+}
+
 fn config() -> LivenessConfig {
     default_config(DeviceDescription {
         platform: "test".into(),
@@ -266,15 +279,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
 #[test]
 fn a_faceless_session_ends_in_no_evidence_reported_to_caller_and_observer() {
     let recorder = Arc::new(Recorder::default());
-    let session = LivenessSession::new(
-        "http://127.0.0.1:9".into(),
-        session_json(),
-        config(),
-        memory_key_store(),
-        recorder.clone(),
-        None,
-    )
-    .unwrap();
+    let session = new_session(recorder.clone());
     assert_eq!(session.info().challenges, vec![Challenge::Blink]);
     let grey = Arc::new(Grey {
         served: AtomicUsize::new(0),
@@ -299,15 +304,7 @@ fn a_faceless_session_ends_in_no_evidence_reported_to_caller_and_observer() {
 
 #[test]
 fn a_caller_that_stops_waiting_cancels_the_session_and_releases_the_source() {
-    let session = LivenessSession::new(
-        "http://127.0.0.1:9".into(),
-        session_json(),
-        config(),
-        memory_key_store(),
-        Arc::new(Recorder::default()),
-        None,
-    )
-    .unwrap();
+    let session = new_session(Arc::new(Recorder::default()));
     let grey = Arc::new(Grey {
         served: AtomicUsize::new(0),
         stopped: AtomicBool::new(false),
@@ -334,15 +331,7 @@ fn a_caller_that_stops_waiting_cancels_the_session_and_releases_the_source() {
 
 #[test]
 fn pushes_after_the_end_say_closed_and_stale_sinks_are_refused() {
-    let session = LivenessSession::new(
-        "http://127.0.0.1:9".into(),
-        session_json(),
-        config(),
-        memory_key_store(),
-        Arc::new(Recorder::default()),
-        None,
-    )
-    .unwrap();
+    let session = new_session(Arc::new(Recorder::default()));
     let frame = || packed(2, 2, 8, vec![0; 16], 0);
     assert_eq!(session.push_frame(frame()).unwrap(), PushResult::Accepted);
     assert_eq!(

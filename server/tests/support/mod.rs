@@ -12,7 +12,7 @@ use liveness_evidence::{EvidenceConfig, EvidenceStore, ManifestInfo};
 use liveness_protocol::encoding::b64url_encode;
 use liveness_protocol::manifest::{DeviceInfo, ModelInfo, SdkInfo};
 use liveness_protocol::{
-    ChallengePlan, DeviceSigningKey, EvidenceManifest, Nonce, Sha256Digest, SignedManifest,
+    ChallengePlan, DeviceSigningKey, EvidenceManifest, Jwks, Nonce, Sha256Digest, SignedManifest,
 };
 use liveness_server::admin::{self, NewTenant};
 use liveness_server::{Clock, RunningServer, Server, ServerConfig};
@@ -130,6 +130,20 @@ impl Harness {
 
     pub fn api_key(&self) -> &str {
         &self.tenant.key.api_key
+    }
+
+    /// The published JWKS, as an integrator fetches it for offline verification.
+    pub async fn jwks(&self) -> Jwks {
+        let bytes = self
+            .http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        Jwks::from_json(&bytes).unwrap()
     }
 
     pub async fn create_session_as(&self, api_key: &str, options: Value) -> reqwest::Response {
