@@ -2,6 +2,8 @@
 //! its landmarks from one pose to another by a single homography; a real head, whose nose,
 //! cheeks and ears sit at different depths, does not (parallax).
 
+use liveness_frame::homography::solve8;
+
 /// Fits the homography taking `from` to `to` (least squares, normalised DLT with h33 = 1) and
 /// returns the RMS reprojection error divided by the spread of `to`. `None` for fewer than
 /// five points or a degenerate configuration.
@@ -65,32 +67,6 @@ fn normalisation(points: &[[f32; 2]]) -> Transform {
         1.0
     };
     Box::new(move |p: [f32; 2]| [(f64::from(p[0]) - cx) * s, (f64::from(p[1]) - cy) * s])
-}
-
-/// Gaussian elimination with partial pivoting.
-fn solve8(mut a: [[f64; 8]; 8], mut b: [f64; 8]) -> Option<[f64; 8]> {
-    for col in 0..8 {
-        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if a[pivot][col].abs() < 1e-12 {
-            return None;
-        }
-        a.swap(col, pivot);
-        b.swap(col, pivot);
-        let pivot_row = a[col];
-        for row in col + 1..8 {
-            let f = a[row][col] / pivot_row[col];
-            for (x, p) in a[row].iter_mut().zip(pivot_row).skip(col) {
-                *x -= f * p;
-            }
-            b[row] -= f * b[col];
-        }
-    }
-    let mut x = [0.0; 8];
-    for row in (0..8).rev() {
-        let s: f64 = (row + 1..8).map(|k| a[row][k] * x[k]).sum();
-        x[row] = (b[row] - s) / a[row][row];
-    }
-    Some(x)
 }
 
 #[cfg(test)]

@@ -13,9 +13,11 @@
 #![forbid(unsafe_code)]
 
 mod affine;
+pub mod homography;
 mod owned;
 
 pub use affine::Affine2;
+pub use homography::Homography;
 pub use owned::OwnedFrame;
 
 use thiserror::Error;

@@ -132,6 +132,17 @@ impl HeadModel {
             })
     }
 
+    /// The first ring around the face (hairline, ears, jaw) as a polygon in photo pixels:
+    /// where scissors would cut the head out of a printed photo.
+    pub fn outline(&self) -> Vec<[f32; 2]> {
+        let start = 468;
+        let end = (start + FACE_OVAL.len()).min(self.uv.len());
+        self.uv
+            .get(start..end)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
     /// Rest positions with the expression applied (still in photo pixels).
     pub fn deformed(&self, e: &Expression) -> Vec<[f32; 3]> {
         let mut v = self.rest.clone();
@@ -158,20 +169,32 @@ impl HeadModel {
                 (self.rest[UPPER_LIP_MID][0] + self.rest[LOWER_LIP_MID][0]) / 2.0,
                 (self.rest[UPPER_LIP_MID][1] + self.rest[LOWER_LIP_MID][1]) / 2.0,
             ];
-            for (corner, near) in MOUTH_CORNERS {
-                let p = self.rest[corner];
-                let (dx, dy) = (p[0] - mid[0], p[1] - mid[1]);
-                let len = dx.hypot(dy).max(1e-3);
-                // Corners go out along the mouth line and up towards the cheeks.
-                let push = [
-                    dx / len * 0.12 * self.face_width * s,
-                    -0.06 * self.face_width * s,
-                ];
-                v[corner][0] += push[0];
-                v[corner][1] += push[1];
-                for i in near {
-                    v[i][0] += push[0] * 0.6;
-                    v[i][1] += push[1] * 0.6;
+            // A smile pulls each mouth corner out and up towards the cheekbone, and the skin
+            // around it (lips, cheek, the fold beside the nose) follows with a smooth falloff:
+            // moving only the corner vertices stretches the texture in a way no face does,
+            // and FaceMesh does not read it as a smile. Sizes follow a real broad smile
+            // (mouth ~35 % wider, corners ~25 % nearer the nose).
+            let sigma = 0.11 * self.face_width;
+            let pushes: Vec<([f32; 2], [f32; 2])> = MOUTH_CORNERS
+                .iter()
+                .map(|&(corner, _)| {
+                    let p = self.rest[corner];
+                    let (dx, dy) = (p[0] - mid[0], p[1] - mid[1]);
+                    let len = dx.hypot(dy).max(1e-3);
+                    let push = [
+                        dx / len * 0.095 * self.face_width * s,
+                        -0.065 * self.face_width * s,
+                    ];
+                    ([p[0], p[1]], push)
+                })
+                .collect();
+            for (i, out) in v.iter_mut().enumerate().take(468) {
+                let r = self.rest[i];
+                for (at, push) in &pushes {
+                    let d2 = (r[0] - at[0]).powi(2) + (r[1] - at[1]).powi(2);
+                    let w = (-d2 / (2.0 * sigma * sigma)).exp();
+                    out[0] += push[0] * w;
+                    out[1] += push[1] * w;
                 }
             }
         }

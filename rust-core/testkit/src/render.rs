@@ -354,7 +354,16 @@ impl Renderer {
                 place.project([piv[0] + rot[0], piv[1] + rot[1], piv[2] + rot[2]], piv[2])
             })
             .collect();
+        let cutout = self.script.attack.as_ref().is_some_and(|a| a.cutout);
+        let outline = if cutout {
+            self.head.outline()
+        } else {
+            Vec::new()
+        };
         let paper = |u: f32, v: f32| {
+            if cutout && !inside(&outline, u, v) {
+                return None;
+            }
             // Matte paper: the print a little washed out, white beyond the photo, and a fibre
             // texture fixed to the sheet (hashed from the paper position, so it moves with it).
             let fibre = {
@@ -368,8 +377,29 @@ impl Renderer {
                     .map(|x| x + fibre),
             )
         };
-        for t in [[0, 1, 2], [0, 2, 3]] {
-            c.triangle(t.map(|i| screen[i]), t.map(|i| corners[i]), &paper);
+        // A sheet seen by a camera is exactly a homography of the paper: every pixel is
+        // mapped back through it (texturing two triangles affinely instead bends the sheet
+        // along their shared edge, which the 3-D check then reads as depth).
+        let quad = [0, 1, 2, 3].map(|i| [screen[i][0], screen[i][1]]);
+        let Some(to_paper) = liveness_frame::Homography::from_points(&quad, &corners) else {
+            return c.rgb;
+        };
+        let (x0, x1) = bounds(quad.iter().map(|p| p[0]), w);
+        let (y0, y1) = bounds(quad.iter().map(|p| p[1]), h);
+        let (lo, hi) = ([-edge, -edge], [pw + edge, ph + edge]);
+        for y in y0..y1 {
+            for x in x0..x1 {
+                let Some([u, v]) = to_paper.apply(x as f32 + 0.5, y as f32 + 0.5) else {
+                    continue;
+                };
+                if u < lo[0] || v < lo[1] || u >= hi[0] || v >= hi[1] {
+                    continue;
+                }
+                if let Some(col) = paper(u, v) {
+                    let k = (y * w + x) * 3;
+                    c.rgb[k..k + 3].copy_from_slice(&col);
+                }
+            }
         }
         c.rgb
     }
@@ -485,6 +515,26 @@ impl Renderer {
             }
         }
     }
+}
+
+/// The pixel range `values` span, clamped to `0..len`.
+fn bounds(values: impl Iterator<Item = f32> + Clone, len: usize) -> (usize, usize) {
+    let lo = values.clone().fold(f32::MAX, f32::min).floor().max(0.0) as usize;
+    let hi = (values.fold(f32::MIN, f32::max).ceil().max(0.0) as usize).min(len);
+    (lo.min(hi), hi)
+}
+
+/// Whether (x, y) lies inside the polygon (even–odd rule).
+fn inside(polygon: &[[f32; 2]], x: f32, y: f32) -> bool {
+    let mut inside = false;
+    let n = polygon.len();
+    for i in 0..n {
+        let (a, b) = (polygon[i], polygon[(i + n - 1) % n]);
+        if (a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0] {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 /// A hand-like patch: a skin-toned rounded palm with finger gaps, in the shadow a hand held

@@ -67,9 +67,14 @@ pub struct Attack {
     /// Print: white border around the photo, as a fraction of its width.
     #[serde(default = "default_paper_edge")]
     pub paper_edge: f32,
-    /// Screen: the screen's size as a fraction of the frame.
+    /// Screen: the screen's size as a fraction of the frame (1 or more fills it: no bezel
+    /// in sight).
     #[serde(default = "default_screen_size")]
     pub screen_size: f32,
+    /// Print: the head cut out along its outline, so no paper edge shows and the real
+    /// background surrounds it.
+    #[serde(default)]
+    pub cutout: bool,
 }
 
 fn default_paper_edge() -> f32 {
