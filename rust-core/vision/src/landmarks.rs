@@ -18,6 +18,8 @@ pub const LOWER_LIP_INNER: usize = 14;
 pub const FOREHEAD_TOP: usize = 10;
 pub const CHIN: usize = 152;
 pub const NOSE_TIP: usize = 1;
+/// Where the nose meets the upper lip: on the skull, unlike the chin, which drops with the jaw.
+pub const SUBNASALE: usize = 2;
 
 /// Points sampled for the skin-consistency occlusion estimate: forehead, both cheeks, nose
 /// bridge, nose tip, chin.

@@ -165,6 +165,13 @@ impl Pipeline {
         &self.config
     }
 
+    /// Switches the iris refinement on or off from the next frame (the challenge engine asks
+    /// for it only while eyes are judged: it costs more than the rest of the pipeline). Has
+    /// no effect when the model set has no iris model.
+    pub fn set_iris(&mut self, on: bool) {
+        self.config.iris = on;
+    }
+
     /// Forgets the tracked face (e.g. after the camera was paused).
     pub fn reset(&mut self) {
         self.track = None;
@@ -235,9 +242,31 @@ impl Pipeline {
         let mut detection = None;
         let mut detector_ran = false;
         let mut mesh = None;
+        let mut from_track = false;
 
         let due = self.force_detect || self.since_detection >= self.config.redetect_every;
-        if let (Some(roi), false) = (self.track, due) {
+        // A periodic detection while the track is good only recounts the faces: the user's
+        // landmarks keep coming from the tracked crop. Re-cropping from the detector's box
+        // every 15th frame made every signal jump on that frame (a blink, a smile, a turn
+        // that was not).
+        if let (Some(roi), true, false) = (self.track, due, self.force_detect) {
+            detector_ran = true;
+            self.since_detection = 0;
+            let (count, main) = self.detect_and_confirm(frame, &mut timings)?;
+            self.face_count = count;
+            let t = Instant::now();
+            // Last, so the mesh runner's crop (which the signals read) is the tracked one.
+            let tracked = self.mesh.run(frame, roi)?;
+            timings.mesh_us += micros(t);
+            if tracked.presence >= self.config.min_presence {
+                mesh = Some(tracked);
+                from_track = true;
+            } else if let Some((d, m)) = main {
+                detection = Some(d);
+                // The runner's last crop may be another detection's: back to the user's.
+                mesh = Some(self.mesh.run(frame, m.roi)?);
+            }
+        } else if let (Some(roi), false) = (self.track, due) {
             self.since_detection += 1;
             let t = Instant::now();
             let tracked = self.mesh.run(frame, roi)?;
@@ -245,9 +274,10 @@ impl Pipeline {
             // Below the presence threshold the track is lost: detect again in this frame.
             if tracked.presence >= self.config.min_presence {
                 mesh = Some(tracked);
+                from_track = true;
             }
         }
-        if mesh.is_none() {
+        if mesh.is_none() && !detector_ran {
             detector_ran = true;
             self.since_detection = 0;
             self.force_detect = false;
@@ -269,7 +299,7 @@ impl Pipeline {
                 timings,
             });
         };
-        let tracked = !detector_ran;
+        let tracked = from_track;
 
         let eyes = match &mut self.iris {
             Some(iris) if self.config.iris => {

@@ -16,8 +16,13 @@ pub struct FaceSignals {
     pub pose: HeadPose,
     /// Inner-lip gap over mouth width.
     pub mouth_openness: f32,
-    /// Mouth width over the distance between the outer eye corners: rises with a smile.
+    /// Mouth width over the distance between the outer eye corners: rises with a smile (and
+    /// with some vowels).
     pub smile: f32,
+    /// How far the mouth corners sit below the base of the nose, along the face's own
+    /// vertical, over the eye span: a smile lifts the corners and shrinks it; speaking
+    /// barely moves it.
+    pub corner_drop: f32,
     /// Landmark box side (the larger) as a fraction of the frame's matching side.
     pub face_size: f32,
     /// Face-box centre minus frame centre, as fractions of the frame (x right, y down).
@@ -131,6 +136,21 @@ fn occlusion(crop: &[f32], crop_points: &[[f32; 2]]) -> f32 {
     odd as f32 / patches.len() as f32
 }
 
+/// Mouth corners below the base of the nose (not the tip, which stands out of the face and
+/// shifts with every small turn and with the mirror image FaceMesh sees), measured
+/// perpendicular to the eye line (so roll does not change it), over the eye span.
+fn corner_drop(p: &[[f32; 3]], eye_span: f32) -> f32 {
+    if eye_span <= f32::EPSILON {
+        return 0.0;
+    }
+    let (r, l) = (p[lm::RIGHT_EYE_OUTER], p[lm::LEFT_EYE_OUTER]);
+    // Perpendicular to the eye line; its sign flips in a mirrored image, the distance does not.
+    let (ux, uy) = ((l[0] - r[0]) / eye_span, (l[1] - r[1]) / eye_span);
+    let across = |q: [f32; 3]| q[0] * -uy + q[1] * ux;
+    let corners = (across(p[lm::MOUTH_RIGHT]) + across(p[lm::MOUTH_LEFT])) / 2.0;
+    ((corners - across(p[lm::SUBNASALE])) / eye_span).abs()
+}
+
 /// Every signal of one face. `frame_size` is the upright frame's width and height.
 pub fn face_signals(
     mesh: &FaceMesh,
@@ -167,6 +187,7 @@ pub fn face_signals(
         } else {
             0.0
         },
+        corner_drop: corner_drop(p, eye_span),
         face_size: (bw / fw).max(bh / fh),
         center_offset: [(x0 + bw / 2.0) / fw - 0.5, (y0 + bh / 2.0) / fh - 0.5],
         face_box: [x0, y0, bw, bh],
