@@ -30,6 +30,7 @@ fn trace() -> Vec<Observation> {
                     yaw: turn,
                     pitch: -8.0,
                     smile: 0.7,
+                    corner_drop: 0.3,
                     mouth: 0.1,
                     face_size: 0.35,
                     face_box: [220.0, 130.0, 200.0, 220.0],

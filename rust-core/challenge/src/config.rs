@@ -23,8 +23,11 @@ pub struct EngineConfig {
     /// Distance: face size over baseline.
     pub closer_ratio: f32,
     pub farther_ratio: f32,
-    /// Smile: smile measure over baseline.
+    /// Smile: mouth width over baseline at least `smile_ratio` and the corner-to-nose
+    /// distance shrunk by `smile_lift_ratio` (baseline over now), both held `smile_hold_ms`.
     pub smile_ratio: f32,
+    pub smile_lift_ratio: f32,
+    pub smile_hold_ms: u32,
     /// FollowText: correlation of the head with the text, at a lag up to `follow_max_lag_ms`.
     pub follow_min_correlation: f32,
     pub follow_max_lag_ms: u32,
@@ -56,19 +59,21 @@ pub struct Checks {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            baseline_ms: 600,
+            baseline_ms: 500,
             session_time_limit_ms: 60_000,
             closed_ratio: 0.78,
             open_ratio: 0.9,
             blink_min_ms: 80,
             blink_max_ms: 500,
-            yaw_deg: 18.0,
-            pitch_deg: 12.0,
+            yaw_deg: 12.0,
+            pitch_deg: 10.0,
             hold_ms: 150,
             return_ratio: 0.5,
             closer_ratio: 1.25,
             farther_ratio: 0.8,
-            smile_ratio: 1.04,
+            smile_ratio: 1.06,
+            smile_lift_ratio: 1.15,
+            smile_hold_ms: 300,
             follow_min_correlation: 0.7,
             follow_max_lag_ms: 600,
             unexpected_turn_deg: 22.0,
@@ -77,7 +82,9 @@ impl Default for EngineConfig {
             max_center_offset: 0.22,
             min_brightness: 0.22,
             max_brightness: 0.9,
-            min_sharpness: 0.0002,
+            // Real 400×300 webcams read 0.00009–0.0003 on a sharp face (Laplacian variance of
+            // an upscaled crop); below this the landmarks themselves become unreliable.
+            min_sharpness: 0.00004,
             // Clear faces read 0–0.17 on the rendered set; a hand over nose and mouth 0.33–0.67.
             max_occlusion: 0.3,
             debounce_ms: 250,
@@ -105,8 +112,8 @@ impl EngineConfig {
                 "closed_ratio < open_ratio, return_ratio and farther_ratio must lie in (0, 1)",
             );
         }
-        if !(self.closer_ratio > 1.0 && self.smile_ratio > 1.0) {
-            return bad("closer_ratio and smile_ratio must exceed 1");
+        if !(self.closer_ratio > 1.0 && self.smile_ratio > 1.0 && self.smile_lift_ratio > 1.0) {
+            return bad("closer_ratio, smile_ratio and smile_lift_ratio must exceed 1");
         }
         if self.blink_min_ms >= self.blink_max_ms
             || self.baseline_ms == 0

@@ -12,11 +12,13 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+mod detectors;
 pub mod error;
 pub mod geometry;
 pub mod guidance;
 pub mod observation;
 pub mod session;
+mod temporal;
 
 pub use config::{Checks, EngineConfig};
 pub use error::EngineError;

@@ -10,14 +10,20 @@ use liveness_vision::FrameAnalysis;
 /// user turning to *their* left, whatever the camera mirroring.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaceObservation {
-    /// Eye openness per eye (the iris model's lid opening when it ran, else the mesh's
-    /// eye-aspect ratio); subject's left and right.
+    /// Eye openness per eye: FaceMesh's eye-aspect ratio (always measured, so it compares
+    /// across a whole session); subject's left and right.
     pub left_eye: f32,
     pub right_eye: f32,
+    /// Mean lid opening of both eyes from the iris model, on frames where it ran (see
+    /// [`crate::Session::wants_lids`]).
+    pub eye_lid: Option<f32>,
     pub yaw: f32,
     pub pitch: f32,
     pub roll: f32,
+    /// Mouth width over eye span, and how far the mouth corners sit below the nose tip (a
+    /// smile widens the first and shrinks the second).
     pub smile: f32,
+    pub corner_drop: f32,
     pub mouth: f32,
     pub face_size: f32,
     pub center_offset: [f32; 2],
@@ -62,12 +68,17 @@ impl Observation {
                 s.pose.yaw
             };
             FaceObservation {
-                left_eye: s.left_eye_lid.unwrap_or(s.left_eye_openness),
-                right_eye: s.right_eye_lid.unwrap_or(s.right_eye_openness),
+                left_eye: s.left_eye_openness,
+                right_eye: s.right_eye_openness,
+                eye_lid: s
+                    .left_eye_lid
+                    .zip(s.right_eye_lid)
+                    .map(|(l, r)| (l + r) / 2.0),
                 yaw,
                 pitch: s.pose.pitch,
                 roll: s.pose.roll,
                 smile: s.smile,
+                corner_drop: s.corner_drop,
                 mouth: s.mouth_openness,
                 face_size: s.face_size,
                 center_offset: s.center_offset,

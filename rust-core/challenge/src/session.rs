@@ -8,10 +8,12 @@ use liveness_protocol::manifest::{StepRecord, StepResult};
 use liveness_protocol::{ChallengeKind, ChallengePlan, FrameRole};
 
 use crate::config::EngineConfig;
+use crate::detectors::{Baseline, Detector, Step};
 use crate::error::EngineError;
 use crate::geometry::homography_residual;
 use crate::guidance::{Allow, Debouncer, Guidance, assess};
 use crate::observation::{FaceObservation, Observation};
+use crate::temporal::Temporal;
 
 /// What the user is asked to do now.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,312 +90,6 @@ pub struct Outcome {
     pub timeline: Vec<StepRecord>,
 }
 
-/// The user's neutral face: medians over the baseline window.
-#[derive(Debug, Clone, PartialEq)]
-struct Baseline {
-    eyes: f32,
-    yaw: f32,
-    pitch: f32,
-    smile: f32,
-    face_size: f32,
-}
-
-fn median(mut v: Vec<f32>) -> f32 {
-    v.sort_by(f32::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
-impl Baseline {
-    fn from(samples: &[FaceObservation]) -> Self {
-        let m = |f: fn(&FaceObservation) -> f32| median(samples.iter().map(f).collect());
-        Self {
-            eyes: m(FaceObservation::eyes),
-            yaw: m(|s| s.yaw),
-            pitch: m(|s| s.pitch),
-            smile: m(|s| s.smile),
-            face_size: m(|s| s.face_size),
-        }
-    }
-
-    fn is_neutral(&self, f: &FaceObservation, c: &EngineConfig) -> bool {
-        let size = f.face_size / self.face_size;
-        (f.yaw - self.yaw).abs() < c.yaw_deg * 0.45
-            && (f.pitch - self.pitch).abs() < c.pitch_deg * 0.6
-            && f.eyes() > self.eyes * c.open_ratio
-            && (0.85..1.18).contains(&size)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Axis {
-    Yaw,
-    Pitch,
-}
-
-/// Per-challenge detector state.
-#[derive(Debug, Clone)]
-enum Detector {
-    Blink {
-        closed_since: Option<u64>,
-    },
-    Turn {
-        axis: Axis,
-        sign: f32,
-        threshold: f32,
-        reached_since: Option<u64>,
-        wrong_since: Option<u64>,
-        peak: f32,
-        held: bool,
-    },
-    Ratio {
-        of: fn(&FaceObservation) -> f32,
-        base: f32,
-        target: f32,
-        wrong: Option<f32>,
-        reached_since: Option<u64>,
-        wrong_since: Option<u64>,
-    },
-    Follow {
-        path: Vec<[f32; 3]>,
-        samples: Vec<[f32; 2]>,
-    },
-}
-
-enum Step {
-    Pending(f32),
-    Peak(f32),
-    Passed,
-    Failed(&'static str),
-}
-
-impl Detector {
-    fn new(
-        kind: ChallengeKind,
-        b: &Baseline,
-        c: &EngineConfig,
-        path: Option<Vec<[f32; 3]>>,
-    ) -> Self {
-        let turn = |axis, sign, threshold| Detector::Turn {
-            axis,
-            sign,
-            threshold,
-            reached_since: None,
-            wrong_since: None,
-            peak: 0.0,
-            held: false,
-        };
-        match kind {
-            ChallengeKind::BlinkEyes => Detector::Blink { closed_since: None },
-            ChallengeKind::HeadLeft => turn(Axis::Yaw, 1.0, c.yaw_deg),
-            ChallengeKind::HeadRight => turn(Axis::Yaw, -1.0, c.yaw_deg),
-            ChallengeKind::HeadUp => turn(Axis::Pitch, 1.0, c.pitch_deg),
-            ChallengeKind::HeadDown => turn(Axis::Pitch, -1.0, c.pitch_deg),
-            ChallengeKind::MoveTowardsCamera => Detector::Ratio {
-                of: |f| f.face_size,
-                base: b.face_size,
-                target: c.closer_ratio,
-                wrong: Some(c.farther_ratio),
-                reached_since: None,
-                wrong_since: None,
-            },
-            ChallengeKind::MoveAwayFromCamera => Detector::Ratio {
-                of: |f| f.face_size,
-                base: b.face_size,
-                target: c.farther_ratio,
-                wrong: Some(c.closer_ratio),
-                reached_since: None,
-                wrong_since: None,
-            },
-            ChallengeKind::Smile => Detector::Ratio {
-                of: |f| f.smile,
-                base: b.smile,
-                target: c.smile_ratio,
-                wrong: None,
-                reached_since: None,
-                wrong_since: None,
-            },
-            ChallengeKind::FollowText => Detector::Follow {
-                path: path.unwrap_or_default(),
-                samples: Vec::new(),
-            },
-        }
-    }
-
-    fn is_head_movement(&self) -> bool {
-        matches!(self, Detector::Turn { .. } | Detector::Follow { .. })
-    }
-
-    /// `t` is milliseconds since the step started.
-    fn observe(&mut self, t: u64, f: &FaceObservation, b: &Baseline, c: &EngineConfig) -> Step {
-        let held = |since: &mut Option<u64>, on: bool| {
-            if !on {
-                *since = None;
-                return false;
-            }
-            t.saturating_sub(*since.get_or_insert(t)) >= u64::from(c.hold_ms)
-        };
-        match self {
-            Detector::Blink { closed_since } => {
-                let ratio = f.eyes() / b.eyes.max(1e-6);
-                match *closed_since {
-                    None if ratio < c.closed_ratio => {
-                        *closed_since = Some(t);
-                        Step::Peak(0.5)
-                    }
-                    None => Step::Pending(0.0),
-                    Some(since) => {
-                        let closed_for = t.saturating_sub(since);
-                        if ratio > c.open_ratio {
-                            *closed_since = None;
-                            if closed_for >= u64::from(c.blink_min_ms) {
-                                Step::Passed
-                            } else {
-                                Step::Pending(0.0)
-                            }
-                        } else if closed_for > u64::from(c.blink_max_ms) {
-                            Step::Failed("blink_too_slow")
-                        } else {
-                            Step::Pending(0.5)
-                        }
-                    }
-                }
-            }
-            Detector::Turn {
-                axis,
-                sign,
-                threshold,
-                reached_since,
-                wrong_since,
-                peak,
-                held: was_held,
-            } => {
-                let raw = match axis {
-                    Axis::Yaw => f.yaw - b.yaw,
-                    Axis::Pitch => f.pitch - b.pitch,
-                };
-                let d = raw * *sign;
-                if held(wrong_since, d <= -*threshold) {
-                    return Step::Failed("wrong_direction");
-                }
-                let new_peak = d > *peak;
-                *peak = peak.max(d);
-                if !*was_held {
-                    if held(reached_since, d >= *threshold) {
-                        *was_held = true;
-                    }
-                    let p = (d / *threshold).clamp(0.0, 1.0) * 0.6;
-                    return if *was_held {
-                        Step::Peak(0.7)
-                    } else {
-                        Step::Pending(p)
-                    };
-                }
-                if d <= *peak * c.return_ratio {
-                    return Step::Passed;
-                }
-                if new_peak {
-                    Step::Peak(0.7)
-                } else {
-                    Step::Pending(0.7 + 0.3 * (1.0 - d / peak.max(1e-6)).clamp(0.0, 1.0))
-                }
-            }
-            Detector::Ratio {
-                of,
-                base,
-                target,
-                wrong,
-                reached_since,
-                wrong_since,
-            } => {
-                let r = of(f) / base.max(1e-6);
-                let reached = if *target > 1.0 {
-                    r >= *target
-                } else {
-                    r <= *target
-                };
-                let wrong_way = wrong.is_some_and(|w| if *target > 1.0 { r <= w } else { r >= w });
-                if held(wrong_since, wrong_way) {
-                    return Step::Failed("wrong_direction");
-                }
-                if held(reached_since, reached) {
-                    return Step::Passed;
-                }
-                let p = ((r - 1.0) / (*target - 1.0)).clamp(0.0, 1.0) * 0.9;
-                if reached {
-                    Step::Peak(p)
-                } else {
-                    Step::Pending(p)
-                }
-            }
-            Detector::Follow { path, samples } => {
-                samples.push([t as f32, f.yaw - b.yaw]);
-                let end = path.last().map_or(0.0, |w| w[0]);
-                if (t as f32) < end + c.follow_max_lag_ms as f32 + 200.0 {
-                    return Step::Pending((t as f32 / end.max(1.0)).clamp(0.0, 0.95));
-                }
-                let (corr, amplitude) = follow_score(path, samples, c.follow_max_lag_ms);
-                if corr >= c.follow_min_correlation && amplitude >= 4.0 {
-                    Step::Passed
-                } else {
-                    Step::Failed("did_not_follow")
-                }
-            }
-        }
-    }
-
-    /// The target's position at `t` ms into a FollowText step.
-    fn target(&self, t: u64) -> Option<[f32; 2]> {
-        let Detector::Follow { path, .. } = self else {
-            return None;
-        };
-        Some(path_at(path, t as f32))
-    }
-}
-
-fn path_at(path: &[[f32; 3]], t: f32) -> [f32; 2] {
-    match path.iter().position(|w| w[0] >= t) {
-        _ if path.is_empty() => [500.0, 500.0],
-        Some(0) => [path[0][1], path[0][2]],
-        None => [path[path.len() - 1][1], path[path.len() - 1][2]],
-        Some(i) => {
-            let (a, b) = (path[i - 1], path[i]);
-            let f = (t - a[0]) / (b[0] - a[0]).max(1e-3);
-            [a[1] + (b[1] - a[1]) * f, a[2] + (b[2] - a[2]) * f]
-        }
-    }
-}
-
-/// Best correlation between the head's yaw and where the text was `lag` ms earlier (text to
-/// the user's right asks for a turn to their right: negative yaw), and the yaw's amplitude.
-fn follow_score(path: &[[f32; 3]], samples: &[[f32; 2]], max_lag_ms: u32) -> (f32, f32) {
-    if samples.len() < 8 {
-        return (0.0, 0.0);
-    }
-    let yaw: Vec<f32> = samples.iter().map(|s| s[1]).collect();
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
-    let my = mean(&yaw);
-    let sy = (yaw.iter().map(|y| (y - my).powi(2)).sum::<f32>() / yaw.len() as f32).sqrt();
-    let mut best = -1.0f32;
-    for lag in (0..=max_lag_ms).step_by(33) {
-        let expected: Vec<f32> = samples
-            .iter()
-            .map(|s| -(path_at(path, s[0] - lag as f32)[0] - 500.0))
-            .collect();
-        let me = mean(&expected);
-        let cov: f32 = expected
-            .iter()
-            .zip(&yaw)
-            .map(|(e, y)| (e - me) * (y - my))
-            .sum();
-        let ve: f32 = expected.iter().map(|e| (e - me).powi(2)).sum();
-        let vy: f32 = yaw.iter().map(|y| (y - my).powi(2)).sum();
-        if ve > 0.0 && vy > 0.0 {
-            best = best.max(cov / (ve * vy).sqrt());
-        }
-    }
-    (best, sy * 2.0)
-}
-
 enum Phase {
     Baseline {
         since: Option<u64>,
@@ -413,79 +109,11 @@ enum Phase {
         next: usize,
         since: Option<u64>,
         entered: u64,
+        /// Face sizes while neutral: a distance step measures from where the user is when
+        /// it starts (after "move closer" nobody goes back to where they were).
+        sizes: Vec<f32>,
     },
     Done,
-}
-
-/// Running statistics for the temporal-continuity check.
-#[derive(Debug, Default)]
-struct Temporal {
-    last_t: Option<u64>,
-    last_signature: Option<[u8; 64]>,
-    last_center: Option<[f32; 3]>,
-    frames: u32,
-    non_monotonic: u32,
-    gaps: u32,
-    duplicates: u32,
-    longest_frozen: u32,
-    frozen_run: u32,
-    jumps: u32,
-}
-
-impl Temporal {
-    fn observe(&mut self, o: &Observation) {
-        self.frames += 1;
-        if let Some(last) = self.last_t {
-            if o.t_ms <= last {
-                self.non_monotonic += 1;
-            } else if o.t_ms - last > 500 {
-                self.gaps += 1;
-            }
-        }
-        if self.last_signature == Some(o.signature) {
-            self.duplicates += 1;
-            self.frozen_run += 1;
-            self.longest_frozen = self.longest_frozen.max(self.frozen_run);
-        } else {
-            self.frozen_run = 0;
-        }
-        let center = o.face.as_ref().map(|f| {
-            [
-                f.face_box[0] + f.face_box[2] / 2.0,
-                f.face_box[1] + f.face_box[3] / 2.0,
-                f.face_box[2],
-            ]
-        });
-        if let (Some(a), Some(b)) = (self.last_center, center)
-            && (a[0] - b[0]).hypot(a[1] - b[1]) > 0.6 * a[2].max(b[2])
-        {
-            self.jumps += 1;
-        }
-        self.last_center = center;
-        self.last_t = Some(o.t_ms);
-        self.last_signature = Some(o.signature);
-    }
-
-    fn outcome(&self) -> CheckOutcome {
-        let reason = if self.non_monotonic > 0 {
-            Some("timestamps go backwards")
-        } else if self.longest_frozen >= 2 {
-            Some("frozen or repeated frames")
-        } else if self.jumps > 1 {
-            Some("the face jumps between frames")
-        } else if self.gaps > 2 {
-            Some("frames missing for long stretches")
-        } else {
-            None
-        };
-        let bad = self.non_monotonic + self.duplicates + self.jumps + self.gaps;
-        CheckOutcome {
-            check: "temporal_continuity",
-            passed: reason.is_none(),
-            score: 1.0 - (bad as f32 / self.frames.max(1) as f32).min(1.0),
-            reason: reason.map(str::to_owned),
-        }
-    }
 }
 
 /// One liveness session over one plan.
@@ -516,7 +144,11 @@ impl std::fmt::Debug for Session {
 
 type Landmarks = Arc<Vec<[f32; 2]>>;
 
-/// Below this residual (relative to the landmark spread) two poses fit one plane.
+/// Below this residual (relative to the landmark spread) two poses of a head turn fit one
+/// plane: a flat image. (A change of distance is not checked: a real face coming closer
+/// changes its perspective, but on the synthetic subject's camera FaceMesh's own
+/// scale-dependent noise, 0.005–0.007 for a print moved 1.6× closer, is as large as that
+/// change, 0.008–0.011; see the README's limits.)
 pub const FLAT_RESIDUAL: f32 = 0.012;
 
 impl Session {
@@ -542,6 +174,20 @@ impl Session {
         })
     }
 
+    /// Whether the next frames should carry the iris model's lid opening: during the
+    /// baseline (to learn the open level) and around a blink step. The iris model costs
+    /// more than the rest of the pipeline, so hosts switch it on only when asked.
+    pub fn wants_lids(&self) -> bool {
+        match &self.phase {
+            Phase::Baseline { .. } => true,
+            Phase::Neutral { next, .. } => {
+                self.plan.steps.get(*next).map(|s| s.kind) == Some(ChallengeKind::BlinkEyes)
+            }
+            Phase::Step { detector, .. } => detector.wants_lids(),
+            Phase::Done => false,
+        }
+    }
+
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
     }
@@ -549,12 +195,33 @@ impl Session {
     /// Ends a session whose input stopped (the user cancelled, the clip ended) before an
     /// outcome: failed, with the guidance showing at the time as the reason when there is one.
     pub fn end_incomplete(&mut self) -> Outcome {
+        // What the step under way came closest to says most (a blink held too long), then
+        // the guidance on screen, then plain "incomplete".
+        let reason = match &self.phase {
+            Phase::Step { detector, .. } => detector.timeout_reason(),
+            _ => None,
+        }
+        .or_else(|| self.debouncer.shown().map(Guidance::code))
+        .unwrap_or("incomplete");
+        self.end_early(reason)
+    }
+
+    /// Ends the session now, failed with `reason` (a stable code, e.g. `timed_out` when the
+    /// host runs out of time to upload), unless it already has an outcome.
+    pub fn end_early(&mut self, reason: &'static str) -> Outcome {
         if let Some(o) = &self.outcome {
             return o.clone();
         }
-        let reason = self.debouncer.shown().map_or("incomplete", Guidance::code);
-        // The step under way ends here, failed, so the timeline names every step whose
-        // frames the evidence may hold.
+        self.close_open_step(reason);
+        let outcome = self.conclude(Some(reason));
+        self.phase = Phase::Done;
+        self.outcome = Some(outcome.clone());
+        outcome
+    }
+
+    /// The step under way when the session ends outside it ends here, failed, so the
+    /// timeline names every step whose frames the evidence may hold.
+    fn close_open_step(&mut self, reason: &'static str) {
         if let Phase::Step { index, started, .. } = self.phase {
             let step = &self.plan.steps[index];
             let end = self.temporal.last_t.unwrap_or(started).max(started);
@@ -567,10 +234,6 @@ impl Session {
                 reason: Some(reason.to_owned()),
             });
         }
-        let outcome = self.conclude(Some(reason));
-        self.phase = Phase::Done;
-        self.outcome = Some(outcome.clone());
-        outcome
     }
 
     fn rel(&self, t: u64) -> u32 {
@@ -624,11 +287,26 @@ impl Session {
                     (Some(f), true) => {
                         let began = *since.get_or_insert(t);
                         samples.push(f.clone());
+                        let quality = f.sharpness * (1.0 - f.occlusion);
                         captures.push(Capture {
                             role: FrameRole::Photo,
                             challenge_index: None,
-                            quality: f.sharpness * (1.0 - f.occlusion),
+                            quality,
                         });
+                        // The steps measured against this baseline keep a frame of it as their
+                        // reference, so the server compares the peak with what the device did.
+                        for step in self
+                            .plan
+                            .steps
+                            .iter()
+                            .filter(|s| !measures_from_start(s.kind))
+                        {
+                            captures.push(Capture {
+                                role: FrameRole::Baseline,
+                                challenge_index: Some(step.index),
+                                quality,
+                            });
+                        }
                         let p = (t - began) as f32 / c.baseline_ms as f32;
                         if t - began >= u64::from(c.baseline_ms) {
                             self.baseline = Some(Baseline::from(samples));
@@ -637,6 +315,7 @@ impl Session {
                                 next: 0,
                                 since: Some(t),
                                 entered: t,
+                                sizes: vec![f.face_size],
                             };
                         }
                         (Allow::default(), Prompt::LookAtCamera, p.min(1.0), 0.0)
@@ -655,13 +334,20 @@ impl Session {
                 next,
                 since,
                 entered,
+                sizes,
             } => {
                 let (next, entered) = (*next, *entered);
-                let b = self.baseline.clone().ok_or(EngineError::Ended)?;
+                let mut b = self.baseline.clone().ok_or(EngineError::Ended)?;
                 let neutral =
                     obs.face.as_ref().is_some_and(|f| b.is_neutral(f, &c)) && obs.face_count == 1;
-                if !neutral {
+                if neutral {
+                    sizes.extend(obs.face.as_ref().map(|f| f.face_size));
+                } else {
                     *since = None;
+                    sizes.clear();
+                }
+                if !sizes.is_empty() {
+                    b.face_size = crate::detectors::median(sizes.clone());
                 }
                 let ready = neutral && t.saturating_sub(*since.get_or_insert(t)) >= 150;
                 if ready {
@@ -676,11 +362,13 @@ impl Session {
                         index: step.index,
                         kind: step.kind,
                     });
-                    captures.push(Capture {
-                        role: FrameRole::Baseline,
-                        challenge_index: Some(step.index),
-                        quality: 1.0,
-                    });
+                    if measures_from_start(step.kind) {
+                        captures.push(Capture {
+                            role: FrameRole::Baseline,
+                            challenge_index: Some(step.index),
+                            quality: 1.0,
+                        });
+                    }
                     let landmarks = obs.face.as_ref().and_then(|f| f.landmarks.clone());
                     self.phase = Phase::Step {
                         index: next,
@@ -737,12 +425,18 @@ impl Session {
                     target: detector.target(elapsed),
                 };
                 if elapsed > u64::from(step.time_limit_ms) {
+                    // Out of time: failed with what the user came closest to when that says
+                    // more (a blink held too long), else timed out.
+                    let (result, reason) = match detector.timeout_reason() {
+                        Some(r) => (StepResult::Failed, r),
+                        None => (StepResult::TimedOut, "timed_out"),
+                    };
                     return Ok(self.finish_step(
                         t,
                         i,
                         step_start,
-                        StepResult::TimedOut,
-                        Some("timed_out"),
+                        result,
+                        Some(reason),
                         events,
                         captures,
                     ));
@@ -845,22 +539,10 @@ impl Session {
                         ));
                     }
                     Step::Passed => {
-                        // Held poses (smile, distance) are still at their peak when they pass;
-                        // a blink has reopened by then, so its peak was captured while closed.
-                        if matches!(
-                            step.kind,
-                            ChallengeKind::Smile
-                                | ChallengeKind::MoveTowardsCamera
-                                | ChallengeKind::MoveAwayFromCamera
-                        ) {
-                            captures.push(Capture {
-                                role: FrameRole::ChallengePeak,
-                                challenge_index: Some(step.index),
-                                quality: peak_quality(step.kind, face, &b),
-                            });
-                        }
-                        // Only head movements show parallax; a blink or a distance change fits
-                        // one plane on a real face too.
+                        // Every detector reported its peak frames before passing (held poses
+                        // while held, a blink while closed), so nothing is captured here.
+                        // Only head movements show parallax; a blink or a smile fits one plane
+                        // on a real face too.
                         if let (true, Some(a), Some((_, p))) = (
                             detector.is_head_movement(),
                             start_landmarks.clone(),
@@ -878,8 +560,7 @@ impl Session {
                             captures,
                         ));
                     }
-                    Step::Peak(p) => {
-                        let quality = peak_quality(step.kind, face, &b);
+                    Step::Peak(p, quality) => {
                         // The 3-D check compares the baseline with the largest excursion.
                         if peak_landmarks.as_ref().is_none_or(|(q, _)| quality > *q)
                             && let Some(l) = &face.landmarks
@@ -990,6 +671,8 @@ impl Session {
             reason,
         });
         if result != StepResult::Passed {
+            // The step is in the timeline already.
+            self.phase = Phase::Done;
             let mut u = self.fail(reason.unwrap_or("challenge_failed"), events);
             u.captures = captures;
             return u;
@@ -999,6 +682,7 @@ impl Session {
                 next: i + 1,
                 since: None,
                 entered: t,
+                sizes: Vec::new(),
             };
             let n = self.plan.steps.len() as f32;
             Update {
@@ -1030,6 +714,7 @@ impl Session {
     }
 
     fn fail(&mut self, reason: &'static str, mut events: Vec<Event>) -> Update {
+        self.close_open_step(reason);
         let outcome = self.conclude(Some(reason));
         events.push(Event::Finished { passed: false });
         self.phase = Phase::Done;
@@ -1092,20 +777,13 @@ impl Session {
     }
 }
 
-/// How far into the challenge a frame is, for keeping the most telling peak frame: how closed
-/// the eyes, how far the turn, how much the size or smile changed.
-fn peak_quality(kind: ChallengeKind, f: &FaceObservation, b: &Baseline) -> f32 {
-    match kind {
-        ChallengeKind::BlinkEyes => 1.0 - f.eyes() / b.eyes.max(1e-6),
-        ChallengeKind::HeadLeft | ChallengeKind::HeadRight | ChallengeKind::FollowText => {
-            (f.yaw - b.yaw).abs()
-        }
-        ChallengeKind::HeadUp | ChallengeKind::HeadDown => (f.pitch - b.pitch).abs(),
-        ChallengeKind::MoveTowardsCamera | ChallengeKind::MoveAwayFromCamera => {
-            (f.face_size / b.face_size.max(1e-6) - 1.0).abs()
-        }
-        ChallengeKind::Smile => f.smile / b.smile.max(1e-6) - 1.0,
-    }
+/// Distance steps measure from where the user is when they start; every other step from the
+/// session's baseline. Each step's reference frame is kept accordingly.
+fn measures_from_start(kind: ChallengeKind) -> bool {
+    matches!(
+        kind,
+        ChallengeKind::MoveTowardsCamera | ChallengeKind::MoveAwayFromCamera
+    )
 }
 
 fn allow_for(kind: ChallengeKind) -> Allow {

@@ -54,10 +54,12 @@ fn face() -> FaceObservation {
     FaceObservation {
         left_eye: 0.3,
         right_eye: 0.3,
+        eye_lid: None,
         yaw: 2.0,
         pitch: -8.0,
         roll: 0.0,
         smile: 0.7,
+        corner_drop: 0.3,
         mouth: 0.1,
         face_size: 0.35,
         center_offset: [0.0, -0.02],
@@ -123,6 +125,12 @@ fn run_with(
     r
 }
 
+/// A smile of `amount` (0.25: the mouth 25 % wider, its corners 25 % nearer the nose).
+fn smiling(f: &mut FaceObservation, amount: f32) {
+    f.smile *= 1.0 + amount;
+    f.corner_drop /= 1.0 + amount;
+}
+
 fn one(f: FaceObservation) -> (usize, Option<FaceObservation>) {
     (1, Some(f))
 }
@@ -168,8 +176,31 @@ fn a_blink_passes_and_a_slow_one_fails() {
         r.outcome.as_ref().unwrap().timeline[0].result,
         StepResult::Passed
     );
-    let r = run(&[BlinkEyes], 4.0, blink(900));
+    // A natural blink at 24 fps, sampled on only a few frames: the crossings are
+    // interpolated, so it is still measured as a blink.
+    let r = run(&[BlinkEyes], 4.0, blink(40));
+    assert!(passed(&r), "{:?}", r.outcome);
+    // Eyes held shut for 900 ms: not a blink. The step waits for a real one and, when
+    // none comes, fails saying why.
+    let r = run(&[BlinkEyes], 8.0, blink(900));
     assert_eq!(failure(&r), Some("blink_too_slow"));
+    // The slow closure, then a real blink: passes.
+    let slow_then_real = |t: u64| {
+        let mut f = face();
+        let e =
+            0.3 - 0.2 * pulse(t, 1500, 1560, 2460, 2520) - 0.2 * pulse(t, 3500, 3560, 3640, 3700);
+        (f.left_eye, f.right_eye) = (e, e);
+        one(f)
+    };
+    assert!(passed(&run(&[BlinkEyes], 8.0, slow_then_real)));
+    // Eyes that only narrow (a squint to 85 %) are not a blink.
+    let squint = |t: u64| {
+        let mut f = face();
+        let e = 0.3 - 0.045 * pulse(t, 1500, 1560, 1700, 1760);
+        (f.left_eye, f.right_eye) = (e, e);
+        one(f)
+    };
+    assert_eq!(failure(&run(&[BlinkEyes], 8.0, squint)), Some("timed_out"));
 }
 
 fn turn(
@@ -229,15 +260,33 @@ fn distance_and_smile() {
         failure(&run(&[MoveTowardsCamera], 5.0, scaled(0.6))),
         Some("wrong_direction")
     );
-    let smile = |amount: f32| {
+    let smile = |amount: f32, hold_ms: u64| {
         move |t: u64| {
             let mut f = face();
-            f.smile *= 1.0 + amount * pulse(t, 1500, 1800, 2400, 2700);
+            smiling(
+                &mut f,
+                amount * pulse(t, 1500, 1550, 1550 + hold_ms, 1600 + hold_ms),
+            );
             one(f)
         }
     };
-    assert!(passed(&run(&[Smile], 5.0, smile(0.08))));
-    assert_eq!(failure(&run(&[Smile], 7.0, smile(0.0))), Some("timed_out"));
+    assert!(passed(&run(&[Smile], 5.0, smile(0.25, 600))));
+    assert_eq!(
+        failure(&run(&[Smile], 7.0, smile(0.0, 600))),
+        Some("timed_out")
+    );
+    // As long as a vowel (200 ms): not a smile.
+    assert_eq!(
+        failure(&run(&[Smile], 7.0, smile(0.25, 200))),
+        Some("timed_out")
+    );
+    // Speech widens the mouth without lifting its corners: not a smile either.
+    let talking = |t: u64| {
+        let mut f = face();
+        f.smile *= 1.0 + 0.25 * pulse(t, 1500, 1800, 2400, 2700);
+        one(f)
+    };
+    assert_eq!(failure(&run(&[Smile], 7.0, talking)), Some("timed_out"));
 }
 
 #[test]
@@ -341,7 +390,7 @@ fn losing_the_face_mid_step_fails_but_a_blip_does_not() {
             return (0, None);
         }
         let mut f = face();
-        f.smile *= 1.0 + 0.1 * pulse(t, 2000, 2300, 2800, 3000);
+        smiling(&mut f, 0.25 * pulse(t, 2000, 2300, 2800, 3000));
         one(f)
     };
     assert!(passed(&run(&[Smile], 5.0, blip_then_smile)));
@@ -408,36 +457,65 @@ fn guidance_names_the_problem_without_flicker() {
     );
 }
 
-#[test]
-fn frozen_frames_fail_the_temporal_check() {
+/// Runs a one-smile session with each frame's signature from `signature(i)` and time from
+/// `t(i)`; returns the temporal check.
+fn temporal_check(
+    signature: impl Fn(u64) -> u8,
+    t: impl Fn(u64) -> u64,
+) -> liveness_challenge::CheckOutcome {
     let mut s = Session::new(plan(&[Smile]), EngineConfig::default()).unwrap();
-    let mut out = None;
-    for i in 0..200u64 {
+    for i in 0..300u64 {
         let mut f = face();
-        f.smile *= 1.0 + 0.1 * pulse(i * FRAME_MS, 1500, 1800, 2400, 2700);
-        // The camera delivers the same picture three times in a row now and then.
-        let mut signature = [0u8; 64];
-        signature[0] = (i / 3) as u8;
+        smiling(&mut f, 0.25 * pulse(t(i), 1500, 1800, 2400, 2700));
+        let mut sig = [0u8; 64];
+        sig[0] = signature(i);
         let obs = Observation {
-            t_ms: i * FRAME_MS,
+            t_ms: t(i),
             face_count: 1,
             face: Some(f),
             frame_brightness: 0.5,
-            signature,
+            signature: sig,
         };
         if let Some(o) = s.push(&obs).unwrap().outcome {
-            out = Some(o);
-            break;
+            return o
+                .checks
+                .iter()
+                .find(|c| c.check == "temporal_continuity")
+                .unwrap()
+                .clone();
         }
     }
-    let o = out.unwrap();
-    assert!(!o.passed);
-    let temporal = o
-        .checks
-        .iter()
-        .find(|c| c.check == "temporal_continuity")
-        .unwrap();
-    assert!(!temporal.passed, "{temporal:?}");
+    panic!("the session did not end");
+}
+
+#[test]
+fn a_frozen_picture_fails_the_temporal_check_but_a_slow_camera_does_not() {
+    // A live stream with repeats: every frame delivered three times (10 fps of exposures in
+    // a 30 fps stream), uneven stamps, now and then twice the same stamp.
+    let slow = temporal_check(
+        |i| (i / 3) as u8,
+        |i| i * FRAME_MS + [0, 7, 3, 11, 0][(i % 5) as usize] - if i % 17 == 5 { 7 } else { 0 },
+    );
+    assert!(slow.passed, "{slow:?}");
+    // 15 fps with irregular gaps.
+    let fifteen = temporal_check(|i| i as u8, |i| i * 66 + (i % 3) * 9);
+    assert!(fifteen.passed, "{fifteen:?}");
+    // The picture stops changing for a second and a half (a paused video).
+    let frozen = temporal_check(
+        |i| if (20..65).contains(&i) { 20 } else { i as u8 },
+        |i| i * FRAME_MS,
+    );
+    assert!(!frozen.passed, "{frozen:?}");
+    assert!(
+        frozen.reason.as_deref().unwrap().contains("froze"),
+        "{frozen:?}"
+    );
+    // Time running backwards.
+    let backwards = temporal_check(
+        |i| i as u8,
+        |i| if i == 30 { 10 * FRAME_MS } else { i * FRAME_MS },
+    );
+    assert!(!backwards.passed, "{backwards:?}");
 }
 
 /// Landmarks of a bumpy 3-D surface (a face has depth) seen at `yaw`; `flat` removes depth.
@@ -484,7 +562,7 @@ fn a_unix_millisecond_camera_clock_works() {
     let mut out = None;
     for i in 0..150u64 {
         let mut f = face();
-        f.smile *= 1.0 + 0.1 * pulse(i * FRAME_MS, 1500, 1800, 2400, 2700);
+        smiling(&mut f, 0.25 * pulse(i * FRAME_MS, 1500, 1800, 2400, 2700));
         let mut signature = [0u8; 64];
         signature[0] = i as u8;
         let obs = Observation {
