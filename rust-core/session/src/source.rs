@@ -272,14 +272,16 @@ impl FrameSource for VecSource {
 }
 
 #[cfg(feature = "synthetic")]
-pub use synthetic::{RenderedSource, png_dir, y4m};
+pub use synthetic::{RenderedSource, Y4mSource, png_dir, y4m};
 
 #[cfg(feature = "synthetic")]
 mod synthetic {
+    use std::io::BufReader;
     use std::path::Path;
     use std::time::Instant;
 
     use liveness_frame::{OwnedFrame, PixelFormat};
+    use liveness_testkit::output::Y4mReader;
     use liveness_testkit::{Renderer, Script};
 
     use super::{FrameSource, SourceFrame, VecSource, pace_to};
@@ -333,19 +335,61 @@ mod synthetic {
         }
     }
 
-    /// A `.y4m` recording (4:2:0), paced by its frame rate when asked.
-    pub fn y4m(path: &Path, pace: bool) -> Result<VecSource, SdkError> {
-        let (frames, fps) = liveness_testkit::output::read_y4m(path)
-            .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
-        let fps = u64::from(fps.max(1));
-        Ok(VecSource::new(
-            frames
-                .into_iter()
-                .enumerate()
-                .map(|(i, f)| SourceFrame::new(i as u64 * 1000 / fps, f))
-                .collect(),
+    /// A `.y4m` recording, read frame by frame as it plays (8-bit 4:2:0 in any of ffmpeg's
+    /// chroma sitings, or mono), stamped from its exact frame rate and paced by it when
+    /// asked.
+    #[derive(Debug)]
+    pub struct Y4mSource {
+        reader: Y4mReader<BufReader<std::fs::File>>,
+        next: u64,
+        pace: bool,
+        started: Option<(Instant, u64)>,
+        mirrored: bool,
+    }
+
+    impl Y4mSource {
+        /// Delivered as a mirrored (selfie) preview.
+        pub fn mirrored(mut self, mirrored: bool) -> Self {
+            self.mirrored = mirrored;
+            self
+        }
+
+        pub fn frame_rate(&self) -> (u32, u32) {
+            (self.reader.fps_num, self.reader.fps_den)
+        }
+    }
+
+    impl FrameSource for Y4mSource {
+        fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
+            let Some(frame) = self
+                .reader
+                .next_frame()
+                .map_err(|e| SdkError::InvalidInput(e.to_string()))?
+            else {
+                return Ok(None);
+            };
+            let t_ms = self.reader.timestamp_ms(self.next);
+            self.next += 1;
+            if self.pace {
+                pace_to(&mut self.started, t_ms);
+            }
+            let mut f = SourceFrame::new(t_ms, frame);
+            f.mirrored = self.mirrored;
+            Ok(Some(f))
+        }
+    }
+
+    /// Opens a `.y4m` recording (see [`Y4mSource`]); a stream it cannot read is refused here,
+    /// before any session starts.
+    pub fn y4m(path: &Path, pace: bool) -> Result<Y4mSource, SdkError> {
+        let reader = Y4mReader::open(path).map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        Ok(Y4mSource {
+            reader,
+            next: 0,
             pace,
-        ))
+            started: None,
+            mirrored: false,
+        })
     }
 
     /// A folder of PNG frames in name order, at `fps`.
