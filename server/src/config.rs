@@ -41,6 +41,9 @@ pub struct ServerConfig {
     pub max_job_attempts: i64,
     /// Clock skew allowed between the device's capture start and the server.
     pub capture_skew: Duration,
+    /// How often open sessions whose submission window closed are ended (with a verdict
+    /// and a webhook).
+    pub expiry_sweep_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             poll_interval: Duration::from_millis(500),
             max_job_attempts: 3,
             capture_skew: Duration::from_secs(120),
+            expiry_sweep_interval: Duration::from_secs(5),
         }
     }
 }

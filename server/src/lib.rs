@@ -12,7 +12,8 @@
 //! deliveries are claimed with expiring leases, rate limits are database counters.
 //!
 //! Data flow, by module: [`api`] (HTTP) → [`store`] (SQL) → [`worker`] (claims jobs) →
-//! [`verify`] (evidence and model checks) → [`keys`] (verdict signatures) → [`webhooks`].
+//! [`verify`] (evidence and model checks) → [`keys`] (verdict signatures) → [`webhooks`];
+//! [`ending`] closes the sessions that end without evidence (cancelled, or never uploaded).
 
 #![forbid(unsafe_code)]
 
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod ending;
 pub mod error;
 pub mod keys;
 pub mod metrics;

@@ -53,6 +53,11 @@ pub fn verification(verdict: &'static str, work: Duration, since_submission: Dur
     histogram!("liveness_submission_to_verdict_seconds").record(since_submission.as_secs_f64());
 }
 
+/// A session that ended without evidence (`cancelled` or `expired`).
+pub fn session_ended(status: &'static str) {
+    counter!("liveness_sessions_ended_without_evidence_total", "status" => status).increment(1);
+}
+
 pub fn webhook_attempt(outcome: &'static str) {
     counter!("liveness_webhook_attempts_total", "outcome" => outcome).increment(1);
 }

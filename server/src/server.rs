@@ -1,5 +1,5 @@
 //! Starting and stopping an instance: the HTTP listener, the verification workers, the
-//! webhook dispatcher and a janitor, sharing one [`AppState`]. Shutdown stops taking new
+//! webhook dispatcher, the expiry sweep and a janitor, sharing one [`AppState`]. Shutdown stops taking new
 //! connections and new jobs, then waits for requests and jobs already in flight.
 
 use std::net::SocketAddr;
@@ -111,6 +111,10 @@ impl Server {
             stopped.clone(),
         )));
         background.push(tokio::spawn(janitor(state.clone(), stopped.clone())));
+        background.push(tokio::spawn(crate::ending::sweep_expired(
+            state.clone(),
+            stopped.clone(),
+        )));
 
         let app = crate::api::router(state.clone());
         let mut http_stopped = stopped.clone();

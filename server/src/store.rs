@@ -632,6 +632,60 @@ impl Db {
         Ok(true)
     }
 
+    /// Ends a session that never got evidence (`status` is `cancelled` or `expired`): its
+    /// result, verdict and webhook in one transaction, and only while it is still open, so
+    /// two instances (or a sweep racing a late upload) end it once.
+    pub async fn end_unsubmitted(
+        &self,
+        session_id: &str,
+        status: &str,
+        verdict: &str,
+        result_json: &str,
+        delivery: Option<&DeliveryRow>,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query(
+            "UPDATE sessions SET status = $2, verdict = $3, result_json = $4, completed_at = $5 \
+             WHERE id = $1 AND status = 'created'",
+        )
+        .bind(session_id)
+        .bind(status)
+        .bind(verdict)
+        .bind(result_json)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(d) = delivery {
+            insert_delivery(&mut tx, d).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Open sessions whose submission window closed before `now`, oldest first.
+    pub async fn expired_unsubmitted(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> Result<Vec<SessionRow>, sqlx::Error> {
+        sqlx::query(
+            "SELECT * FROM sessions WHERE status = 'created' AND submission_expires_at <= $1 \
+             ORDER BY submission_expires_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(session)
+        .collect()
+    }
+
     /// Puts a job whose attempt failed for an internal reason back in the queue.
     pub async fn requeue_job(&self, job_id: &str, error: &str) -> Result<(), sqlx::Error> {
         sqlx::query(

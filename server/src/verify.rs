@@ -66,7 +66,9 @@ pub struct RecheckConfig {
     pub follow_deg: f32,
     /// Peak over baseline eye openness at most this for a blink.
     pub blink_ratio: f32,
+    /// Smile: mouth width and corner lift (baseline corner drop over peak) at least these.
     pub smile_ratio: f32,
+    pub smile_lift_ratio: f32,
     pub closer_ratio: f32,
     pub farther_ratio: f32,
     /// Device-reported and re-measured head angles may differ by this much.
@@ -86,6 +88,7 @@ impl Default for RecheckConfig {
             follow_deg: 6.0,
             blink_ratio: 0.85,
             smile_ratio: 1.0 + 0.5 * (e.smile_ratio - 1.0),
+            smile_lift_ratio: 1.0 + 0.5 * (e.smile_lift_ratio - 1.0),
             closer_ratio: e.closer_ratio,
             farther_ratio: e.farther_ratio,
             pose_tolerance_deg: 10.0,
@@ -187,37 +190,35 @@ pub fn recheck(
     ];
 
     // What the device itself concluded.
-    // A step that timed out, or that the input stopped in, is a user who did not finish.
-    let timed_out = manifest.timeline.iter().any(|s| {
-        s.result == StepResult::TimedOut
-            || (s.result == StepResult::Failed && s.reason.as_deref() == Some("incomplete"))
-    });
     let failed_step = manifest
         .timeline
         .iter()
-        .find(|s| s.result == StepResult::Failed);
+        .find(|s| s.result != StepResult::Passed);
     let failed_local = manifest.local_checks.iter().find(|c| !c.passed);
-    let device_ok = !timed_out && failed_step.is_none() && failed_local.is_none();
+    let device_reason = failed_step
+        .and_then(|s| s.reason.clone())
+        .or_else(|| failed_local.map(|c| c.reason.clone().unwrap_or_else(|| c.name.clone())));
+    let device_ok = failed_step.is_none() && failed_local.is_none();
     reasons.push(reason(
         "device_outcome",
         device_ok,
         None,
         (!device_ok).then(|| {
-            failed_step
-                .and_then(|s| s.reason.clone())
-                .or_else(|| {
-                    failed_local.map(|c| c.reason.clone().unwrap_or_else(|| c.name.clone()))
-                })
-                .unwrap_or_else(|| "a challenge timed out on the device".into())
+            device_reason
+                .clone()
+                .unwrap_or_else(|| "the device did not complete the plan".into())
         }),
     ));
-    if timed_out {
+    // A user who could not finish (out of time, the picture never good enough, the face
+    // gone) is not live, and it is not an attack either: the session is incomplete, with
+    // the reason. Claiming this gains an attacker nothing.
+    if let Some(message) = device_reason.as_deref().and_then(incomplete_message) {
         return finish(
             reasons,
             ResultStatus::Incompleted,
             VerdictKind::Inconclusive,
             0.5,
-            ResultMessage::TimedOut,
+            message,
         );
     }
 
@@ -518,6 +519,19 @@ fn eyes(s: &FaceSignals) -> f32 {
     (l + r) / 2.0
 }
 
+/// The result message of a session the user could not finish, from the device's failure
+/// code; `None` for failures that judge the presentation (a failed challenge or check).
+fn incomplete_message(code: &str) -> Option<ResultMessage> {
+    Some(match code {
+        "no_face" | "face_lost" => ResultMessage::NoFace,
+        "multiple_faces" => ResultMessage::MultipleFaces,
+        "face_occluded" => ResultMessage::FaceOccluded,
+        "timed_out" | "incomplete" | "not_neutral" | "too_dark" | "too_bright" | "too_far"
+        | "too_close" | "not_centered" | "blurry" | "hold_still" => ResultMessage::TimedOut,
+        _ => return None,
+    })
+}
+
 /// Whether one challenge shows in its baseline (`b`) and peak (`p`) frames.
 fn confirm(
     c: &RecheckConfig,
@@ -586,18 +600,28 @@ fn confirm(
             )
         }
         ChallengeKind::Smile => {
-            let ratio = if b.smile > 0.0 {
+            // Wider and with the corners lifted, as the device requires, with more slack.
+            let wider = if b.smile > 0.0 {
                 p.smile / b.smile
             } else {
                 0.0
             };
+            let lifted = if p.corner_drop > 0.0 {
+                b.corner_drop / p.corner_drop
+            } else {
+                0.0
+            };
+            let m = margin(wider - 1.0, c.smile_ratio - 1.0)
+                .min(margin(lifted - 1.0, c.smile_lift_ratio - 1.0));
             verdict(
-                ratio >= c.smile_ratio,
-                margin(ratio - 1.0, c.smile_ratio - 1.0),
+                wider >= c.smile_ratio && lifted >= c.smile_lift_ratio,
+                m,
                 format!(
-                    "the mouth widened by {:.1}% (at least {:.1}% needed)",
-                    (ratio - 1.0) * 100.0,
-                    (c.smile_ratio - 1.0) * 100.0
+                    "the mouth widened by {:.1}% and its corners rose by {:.1}% (at least {:.1}% and {:.1}% needed)",
+                    (wider - 1.0) * 100.0,
+                    (lifted - 1.0) * 100.0,
+                    (c.smile_ratio - 1.0) * 100.0,
+                    (c.smile_lift_ratio - 1.0) * 100.0
                 ),
             )
         }

@@ -221,7 +221,7 @@ async fn store_verdict(
 }
 
 /// The outbox row for a finished session, when the integrator asked for a webhook.
-fn webhook_for(
+pub(crate) fn webhook_for(
     options: &SessionOptions,
     tenant_id: &str,
     body: &ResultBody,

@@ -30,8 +30,8 @@ pub enum EvidenceError {
     Encode(String),
     #[error("the evidence does not fit in {budget} bytes even at JPEG quality {quality}")]
     TooLarge { budget: usize, quality: u8 },
-    #[error("no photo was captured: the session never saw a neutral face")]
-    NoPhoto,
+    #[error("no frame was seen: there is nothing to send")]
+    NoFrames,
     #[error(transparent)]
     Manifest(#[from] ProtocolError),
 }
@@ -125,6 +125,10 @@ pub struct EvidenceStore {
     config: EvidenceConfig,
     slots: BTreeMap<Slot, Kept>,
     first_t_ms: Option<u64>,
+    /// The photo of a session that never reached its baseline (the face always covered, too
+    /// far, or absent): the best face seen, else the first frame. Every session that ends
+    /// sends evidence, so the server can judge it and the integrator can see what happened.
+    fallback: Option<Kept>,
 }
 
 impl EvidenceStore {
@@ -133,7 +137,35 @@ impl EvidenceStore {
             config,
             slots: BTreeMap::new(),
             first_t_ms: None,
+            fallback: None,
         }
+    }
+
+    /// Sees every analysed frame, to keep a fallback photo while no baseline photo exists.
+    /// Cheap: it only copies pixels when the frame beats the fallback by a clear margin.
+    pub fn observe(
+        &mut self,
+        t_ms: u64,
+        frame: &Frame,
+        analysis: &FrameAnalysis,
+    ) -> Result<(), EvidenceError> {
+        self.first_t_ms.get_or_insert(t_ms);
+        if self.slots.contains_key(&(0, 0, 0)) {
+            self.fallback = None;
+            return Ok(());
+        }
+        // Faces rank above faceless frames (quality ≥ 1), sharper and less covered first.
+        let quality = analysis.face.as_ref().map_or(0.0, |f| {
+            1.0 + f.signals.sharpness * (1.0 - f.signals.occlusion) * 1e3
+        });
+        let better = match &self.fallback {
+            None => true,
+            Some(k) => quality >= 1.0 && quality > k.quality * 1.2,
+        };
+        if better {
+            self.fallback = Some(self.keep(quality, t_ms, FrameRole::Photo, frame, analysis)?);
+        }
+        Ok(())
     }
 
     /// Offers a frame the engine asked to capture; it is kept if it beats the slot's current
@@ -146,9 +178,9 @@ impl EvidenceStore {
         analysis: &FrameAnalysis,
     ) -> Result<(), EvidenceError> {
         self.first_t_ms.get_or_insert(t_ms);
-        let Some(face) = &analysis.face else {
+        if analysis.face.is_none() {
             return Ok(());
-        };
+        }
         let key = slot(capture);
         if self
             .slots
@@ -157,38 +189,47 @@ impl EvidenceStore {
         {
             return Ok(());
         }
-        let s = &face.signals;
+        let kept = self.keep(capture.quality, t_ms, capture.role, frame, analysis)?;
+        self.slots.insert(key, kept);
+        Ok(())
+    }
+
+    /// The pixels a slot keeps: the downscaled full frame for the photo, a square face crop
+    /// otherwise (the photo of a faceless frame is the whole frame too).
+    fn keep(
+        &self,
+        quality: f32,
+        t_ms: u64,
+        role: FrameRole,
+        frame: &Frame,
+        analysis: &FrameAnalysis,
+    ) -> Result<Kept, EvidenceError> {
+        let signals = analysis.face.as_ref().map(|f| &f.signals);
         let (fw, fh) = frame.size();
-        let (w, h, transform) = if capture.role == FrameRole::Photo {
-            let w = self.config.photo_width.min(fw);
-            let h = (fh as f32 * w as f32 / fw as f32).round().max(1.0) as u32;
-            let k = fw as f32 / w as f32;
-            (w, h, Affine2::new(k, 0.0, 0.0, 0.0, k, 0.0))
-        } else {
-            let [x, y, bw, bh] = s.face_box;
-            let side = bw.max(bh) * 1.4;
-            let n = self.config.crop_side;
-            (
-                n,
-                n,
-                Affine2::square_crop(x + bw / 2.0, y + bh / 2.0, side, 0.0, n as usize),
-            )
+        let (w, h, transform) = match (role, signals) {
+            (FrameRole::Photo, _) | (_, None) => {
+                let w = self.config.photo_width.min(fw);
+                let h = (fh as f32 * w as f32 / fw as f32).round().max(1.0) as u32;
+                let k = fw as f32 / w as f32;
+                (w, h, Affine2::new(k, 0.0, 0.0, 0.0, k, 0.0))
+            }
+            (_, Some(s)) => {
+                let [x, y, bw, bh] = s.face_box;
+                let side = bw.max(bh) * 1.4;
+                let n = self.config.crop_side;
+                (
+                    n,
+                    n,
+                    Affine2::square_crop(x + bw / 2.0, y + bh / 2.0, side, 0.0, n as usize),
+                )
+            }
         };
         let mut px = vec![0f32; (w * h * 3) as usize];
         frame.warp_into(&transform, w as usize, h as usize, 1.0, 0.0, &mut px)?;
-        let [bx, by, bw, bh] = s.face_box;
-        self.slots.insert(
-            key,
-            Kept {
-                quality: capture.quality,
-                t_ms,
-                rgb: px
-                    .iter()
-                    .map(|v| v.round().clamp(0.0, 255.0) as u8)
-                    .collect(),
-                width: w,
-                height: h,
-                landmarks: LandmarkSummary {
+        let landmarks = match signals {
+            Some(s) => {
+                let [bx, by, bw, bh] = s.face_box;
+                LandmarkSummary {
                     face_count: analysis.face_count.min(255) as u8,
                     face_box: [
                         bx / fw as f32,
@@ -203,10 +244,31 @@ impl EvidenceStore {
                     right_eye_openness: s.right_eye_lid.unwrap_or(s.right_eye_openness),
                     mouth_openness: s.mouth_openness,
                     smile: s.smile,
-                },
+                }
+            }
+            None => LandmarkSummary {
+                face_count: 0,
+                face_box: [0.0; 4],
+                yaw_deg: 0.0,
+                pitch_deg: 0.0,
+                roll_deg: 0.0,
+                left_eye_openness: 0.0,
+                right_eye_openness: 0.0,
+                mouth_openness: 0.0,
+                smile: 0.0,
             },
-        );
-        Ok(())
+        };
+        Ok(Kept {
+            quality,
+            t_ms,
+            rgb: px
+                .iter()
+                .map(|v| v.round().clamp(0.0, 255.0) as u8)
+                .collect(),
+            width: w,
+            height: h,
+            landmarks,
+        })
     }
 
     /// Encodes the kept frames within the budget and builds the manifest.
@@ -215,14 +277,21 @@ impl EvidenceStore {
         info: &ManifestInfo,
         outcome: &Outcome,
     ) -> Result<Evidence, EvidenceError> {
-        if !self.slots.contains_key(&(0, 0, 0)) {
-            return Err(EvidenceError::NoPhoto);
+        // Frames of a step the timeline does not name cannot be judged: they are not sent.
+        let steps = outcome.timeline.len();
+        let mut slots: BTreeMap<Slot, &Kept> = self
+            .slots
+            .iter()
+            .filter(|(k, _)| k.0 == 0 || usize::from(k.1) < steps)
+            .map(|(k, v)| (*k, v))
+            .collect();
+        if let std::collections::btree_map::Entry::Vacant(e) = slots.entry((0, 0, 0)) {
+            e.insert(self.fallback.as_ref().ok_or(EvidenceError::NoFrames)?);
         }
         let first = self.first_t_ms.unwrap_or(0);
         let mut quality = self.config.start_quality;
         let frames = loop {
-            let encoded = self
-                .slots
+            let encoded = slots
                 .values()
                 .map(|k| jpeg(k, quality))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -237,8 +306,7 @@ impl EvidenceStore {
             }
             quality = quality.saturating_sub(10).max(self.config.min_quality);
         };
-        let records = self
-            .slots
+        let records = slots
             .iter()
             .zip(&frames)
             .enumerate()

@@ -41,6 +41,16 @@ fn info(nonce: Nonce) -> ManifestInfo {
 
 /// Runs the left-then-blink recording through a plan that asks for exactly that.
 fn session(config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
+    let script = Script::from_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit/subjects/left_then_blink.toml"),
+    )
+    .unwrap();
+    run(script, config)
+}
+
+/// Runs `script` through vision, a HeadLeft-then-BlinkEyes session and the evidence store,
+/// as the SDK's capture loop does.
+fn run(script: Script, config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
     let nonce = Nonce([3; 32]);
     let mut plan = derive_plan(
         &nonce,
@@ -56,10 +66,6 @@ fn session(config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
     for (i, s) in plan.steps.iter_mut().enumerate() {
         s.index = i as u8;
     }
-    let script = Script::from_file(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../testkit/subjects/left_then_blink.toml"),
-    )
-    .unwrap();
     let r = Renderer::new(script);
     let mut pipeline = Pipeline::new(
         ModelSet::bundled(Precision::Fp32).unwrap(),
@@ -76,6 +82,7 @@ fn session(config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
         let update = engine
             .push(&Observation::from_analysis(t, &frame, &analysis))
             .unwrap();
+        store.observe(t, &frame, &analysis).unwrap();
         for c in &update.captures {
             store.offer(c, t, &frame, &analysis).unwrap();
         }
@@ -168,6 +175,38 @@ fn the_budget_lowers_quality_and_is_a_typed_error_when_impossible() {
     let empty = EvidenceStore::new(EvidenceConfig::default());
     assert_eq!(
         empty.finish(&info(nonce), &outcome).unwrap_err(),
-        EvidenceError::NoPhoto
+        EvidenceError::NoFrames
     );
+}
+
+/// A session that never reached its baseline still sends evidence: a photo of the best
+/// face it saw (or of the frame, when there never was one), so the server can judge it.
+#[test]
+fn a_session_that_never_got_a_baseline_still_has_a_photo() {
+    let covered = Script::parse(
+        "duration = 2.5\nseed = 5\n[[keys]]\nt = 0\nnoise = 2\n\
+         [occluder]\ndx = 0.0\ndy = 0.15\nwidth = 1.1\nheight = 1.0",
+    )
+    .unwrap();
+    let (store, outcome, nonce) = run(covered, EvidenceConfig::default());
+    assert!(!outcome.passed);
+    assert!(outcome.timeline.is_empty(), "{:?}", outcome.timeline);
+    let e = store.finish(&info(nonce), &outcome).unwrap();
+    assert_eq!(e.manifest.frames.len(), 1);
+    assert_eq!(e.manifest.frames[0].role, FrameRole::Photo);
+    assert_eq!(
+        (e.manifest.frames[0].width, e.manifest.frames[0].height),
+        (480, 360)
+    );
+    image::load_from_memory(&e.frames[0]).unwrap();
+
+    let nobody = Script::parse(
+        "duration = 1.0\nbackground = [128, 128, 128]\n[[keys]]\nt = 0\nscale = 0.05\nx = -2.0",
+    )
+    .unwrap();
+    let (store, outcome, nonce) = run(nobody, EvidenceConfig::default());
+    let e = store.finish(&info(nonce), &outcome).unwrap();
+    assert_eq!(e.manifest.frames.len(), 1);
+    assert_eq!(e.manifest.frames[0].landmarks.face_count, 0);
+    assert_eq!(outcome.failure, Some("no_face"));
 }

@@ -68,6 +68,23 @@ impl ChallengeKind {
     }
 }
 
+impl From<ChallengeKind> for Action {
+    /// The fixed action that asks for exactly this challenge.
+    fn from(kind: ChallengeKind) -> Self {
+        match kind {
+            ChallengeKind::HeadLeft => Self::HeadLeft,
+            ChallengeKind::HeadRight => Self::HeadRight,
+            ChallengeKind::HeadUp => Self::HeadUp,
+            ChallengeKind::HeadDown => Self::HeadDown,
+            ChallengeKind::MoveTowardsCamera => Self::MoveTowardsCamera,
+            ChallengeKind::MoveAwayFromCamera => Self::MoveAwayFromCamera,
+            ChallengeKind::FollowText => Self::FollowText,
+            ChallengeKind::BlinkEyes => Self::BlinkEyes,
+            ChallengeKind::Smile => Self::Smile,
+        }
+    }
+}
+
 impl Action {
     /// The challenge this action asks for, or `None` for `Random`.
     pub fn challenge(self) -> Option<ChallengeKind> {
@@ -307,6 +324,13 @@ mod tests {
         assert_eq!(o.challenge_count().unwrap(), 2);
         assert_eq!(o.kinds_to_draw_from().unwrap(), ChallengeKind::ALL.to_vec());
         assert_eq!(o.submission_ttl_seconds().unwrap(), 300);
+    }
+
+    #[test]
+    fn every_kind_is_an_action_of_its_own() {
+        for kind in ChallengeKind::ALL {
+            assert_eq!(Action::from(kind).challenge(), Some(kind));
+        }
     }
 
     #[test]

@@ -250,6 +250,31 @@ impl ServerClient {
 
     /// Polls the job with the submission token until it ends; returns its result status
     /// (`success`, `incompleted` or `failed`).
+    /// Tells the server the session ended on the device without evidence (`reason`:
+    /// `user_cancelled`, `camera_unavailable` or `device_error`), so the integrator gets a
+    /// verdict now instead of at the token's expiry. One attempt: if it does not arrive, the
+    /// server ends the session itself when the submission window closes.
+    pub async fn cancel(&self, token: &str, reason: &str) -> Result<(), SdkError> {
+        let r = self
+            .http
+            .post(format!("{}/v1/submissions/cancel", self.base))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "reason": reason }))
+            .send()
+            .await
+            .map_err(network)?;
+        if r.status().is_success() {
+            return Ok(());
+        }
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        Err(SdkError::ServerRejected {
+            status,
+            code: body["error"]["code"].as_str().unwrap_or("").to_owned(),
+            message: body["error"]["message"].as_str().unwrap_or("").to_owned(),
+        })
+    }
+
     pub async fn wait_job(
         &self,
         token: &str,

@@ -96,7 +96,9 @@ impl SdkError {
             Self::InvalidInput(_) => {
                 "Check the session descriptor and configuration passed to the SDK."
             }
-            Self::NoEvidence(_) => "Ask the user to face the camera in good light and try again.",
+            Self::NoEvidence(_) => {
+                "The camera sent no picture: check that no other app holds it, then try again."
+            }
             Self::KeyStore(_) => {
                 "Check the app's storage permissions; the device key could not be kept."
             }

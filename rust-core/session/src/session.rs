@@ -80,6 +80,10 @@ pub struct SessionConfig {
     pub http_timeout: Duration,
     pub poll_interval: Duration,
     pub poll_timeout: Duration,
+    /// The capture ends (as timed out) this long before the submission token expires, so
+    /// its evidence can still be uploaded and judged: a session that ends on the device
+    /// always ends on the server too.
+    pub submit_margin: Duration,
     pub sdk: SdkInfo,
     pub device: DeviceInfo,
     pub attestation: Option<Arc<dyn AttestationProvider>>,
@@ -108,6 +112,7 @@ impl Default for SessionConfig {
             http_timeout: Duration::from_secs(20),
             poll_interval: Duration::from_millis(250),
             poll_timeout: Duration::from_secs(60),
+            submit_margin: Duration::from_secs(15),
             sdk: SdkInfo {
                 name: "liveness-sdk".into(),
                 version: env!("CARGO_PKG_VERSION").into(),
@@ -289,8 +294,34 @@ impl LivenessSession {
 
     async fn run_inner(&self, source: Box<dyn FrameSource>) -> Result<LivenessResult, SdkError> {
         let started = Instant::now();
-        let recorded = self.record(source).await?;
+        let recorded = match self.record(source).await {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(reason) = cancel_reason(&e) {
+                    // Best effort: if the notice is lost, the server ends the session when
+                    // the submission window closes.
+                    let _ = self.abandon(reason).await;
+                }
+                return Err(e);
+            }
+        };
         self.submit(recorded, started).await
+    }
+
+    /// Tells the server this session ended on the device without evidence, so the
+    /// integrator gets a (not live) verdict at once. `run` does this itself when a capture
+    /// is cancelled or the camera fails; apps that call `record` and `submit` themselves
+    /// call it when they give up. `reason`: `user_cancelled`, `camera_unavailable` or
+    /// `device_error`.
+    pub async fn abandon(&self, reason: &str) -> Result<(), SdkError> {
+        let client = ServerClient::new(
+            &self.descriptor.server_url,
+            &self.config.pins,
+            self.config.http_timeout.min(Duration::from_secs(5)),
+        )?;
+        client
+            .cancel(&self.descriptor.submission_token, reason)
+            .await
     }
 
     /// The on-device half: frames from `source` through the challenges into signed evidence.
@@ -304,7 +335,9 @@ impl LivenessSession {
         let config = self.config.clone();
         let observer = self.observer.clone();
         let cancel = self.cancel.clone();
-        let expires_ms = self.descriptor.submission_expires_at * 1000;
+        // The capture must end early enough for its evidence to be uploaded.
+        let expires_ms = self.descriptor.submission_expires_at * 1000
+            - self.config.submit_margin.as_millis() as i64;
         let captured = tokio::task::spawn_blocking(move || {
             let r = capture(&mut *source, plan, &config, &*observer, &cancel, expires_ms);
             source.stop();
@@ -347,7 +380,9 @@ impl LivenessSession {
             .store
             .finish(&info, &captured.outcome)
             .map_err(|e| match e {
-                EvidenceError::NoPhoto => SdkError::NoEvidence("no face was seen".into()),
+                EvidenceError::NoFrames => {
+                    SdkError::NoEvidence("the camera delivered no frame".into())
+                }
                 other => SdkError::Internal(other.to_string()),
             })?;
         let signed = self
@@ -412,6 +447,26 @@ impl LivenessSession {
     }
 }
 
+/// The server notice a failed capture sends (see [`LivenessSession::abandon`]); `None` for
+/// errors after which there is nothing to tell or no way to tell it.
+fn cancel_reason(e: &SdkError) -> Option<&'static str> {
+    match e {
+        SdkError::Cancelled => Some("user_cancelled"),
+        SdkError::CameraUnavailable(_)
+        | SdkError::PermissionDenied
+        | SdkError::Timeout(_)
+        | SdkError::NoEvidence(_) => Some("camera_unavailable"),
+        SdkError::ModelLoad(_) | SdkError::InvalidFrame(_) | SdkError::Internal(_) => {
+            Some("device_error")
+        }
+        SdkError::TokenExpired
+        | SdkError::Network(_)
+        | SdkError::ServerRejected { .. }
+        | SdkError::InvalidInput(_)
+        | SdkError::KeyStore(_) => None,
+    }
+}
+
 /// Signed evidence ready to upload, and how the capture went.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -465,8 +520,10 @@ fn capture(
         if cancel.is_cancelled() {
             return Err(SdkError::Cancelled);
         }
-        if unix_ms() >= expires_ms {
-            return Err(SdkError::TokenExpired);
+        if frames > 0 && unix_ms() >= expires_ms {
+            // Out of time to finish and still upload: what was captured is judged (not
+            // live, timed out) rather than lost.
+            break engine.end_early("timed_out");
         }
         let Some(sf) = source.next_frame()? else {
             break engine.end_incomplete();
@@ -474,12 +531,18 @@ fn capture(
         started.get_or_insert_with(Instant::now);
         frames += 1;
         let frame = sf.frame()?;
+        // The iris model runs on top of the configured pipeline only while the engine judges
+        // eyes (the baseline, a blink step).
+        pipeline.set_iris(config.pipeline.iris || engine.wants_lids());
         let analysis = pipeline
             .process(&frame)
             .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
         let update = engine
             .push(&Observation::from_analysis(sf.t_ms, &frame, &analysis))
             .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
+        store
+            .observe(sf.t_ms, &frame, &analysis)
+            .map_err(|e| SdkError::Internal(e.to_string()))?;
         for c in &update.captures {
             store
                 .offer(c, sf.t_ms, &frame, &analysis)

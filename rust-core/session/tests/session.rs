@@ -434,9 +434,19 @@ async fn cancelling_mid_challenge_releases_the_camera_and_uploads_nothing() {
         .json()
         .await
         .unwrap();
+    // No evidence went up; the device told the server the user cancelled, so the
+    // integrator has its (not live) verdict now rather than at the token's expiry.
     assert_eq!(
-        session["status"], "created",
+        session["status"], "cancelled",
+        "not ended as cancelled: {session:#}"
+    );
+    assert!(
+        session["job_id"].is_null(),
         "something was uploaded: {session:#}"
+    );
+    assert_eq!(
+        session["result"]["message_code"], "cancelled",
+        "{session:#}"
     );
     b.server.shutdown().await;
 }

@@ -4,7 +4,8 @@
 //! Who may call what:
 //! - integrator routes (API key, HMAC or OAuth bearer; rate-limited per tenant):
 //!   `POST /v1/sessions`, `GET /v1/sessions/{id}`, `GET /v1/sessions/{id}/webhooks`;
-//! - the device, with its submission token: `POST /v1/submissions`, `GET /v1/jobs/{id}`;
+//! - the device, with its submission token: `POST /v1/submissions`,
+//!   `POST /v1/submissions/cancel`, `GET /v1/jobs/{id}`;
 //! - whoever holds the result token: `…/result`, `…/photo`;
 //! - anyone: health, readiness, metrics, the JWKS, the OpenAPI document, `/oauth/token`.
 
@@ -20,6 +21,8 @@ use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
+
+pub use sessions::{CreatedSession, create_session};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -87,6 +90,12 @@ pub fn routes() -> Vec<Route> {
             sessions::photo,
         ),
         route(Method::POST, "/v1/submissions", Public, submissions::submit),
+        route(
+            Method::POST,
+            "/v1/submissions/cancel",
+            Public,
+            submissions::cancel,
+        ),
         route(Method::GET, "/v1/jobs/{job_id}", Public, submissions::job),
         route(Method::POST, "/oauth/token", Public, ops::oauth_token),
         route(Method::GET, "/.well-known/jwks.json", Public, ops::jwks),

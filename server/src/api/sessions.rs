@@ -18,7 +18,7 @@ use crate::server::AppState;
 use crate::store::SessionRow;
 use crate::tokens::{ct_eq, random_token, sha256_hex};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CreatedSession {
     pub session_id: String,
     /// Reads the result and photo; give it only to the integrator's own backend or app.
@@ -58,6 +58,20 @@ pub async fn create(
     let options = SessionOptions::from_json(&body)
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
+    let created = create_session(&app, &tenant.id, options, nonce).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+}
+
+/// Creates a session for `tenant_id` with `options` and `nonce` — what `POST /v1/sessions`
+/// does with a fresh random nonce. The evaluation harness (`liveness eval`) calls it with
+/// nonces from its seed so a run's plans are reproducible; nothing else should choose a
+/// nonce.
+pub async fn create_session(
+    app: &AppState,
+    tenant_id: &str,
+    options: SessionOptions,
+    nonce: Nonce,
+) -> Result<CreatedSession, ApiError> {
     let plan = derive_plan(&nonce, &options)
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     let now = app.clock.now_ms();
@@ -74,7 +88,7 @@ pub async fn create(
     let submission_token = random_token("st_", 32)?;
     let row = SessionRow {
         id: session_id.clone(),
-        tenant_id: tenant.id,
+        tenant_id: tenant_id.to_owned(),
         options_json: json(&options)?,
         nonce: nonce.to_b64url(),
         plan_json: json(&plan)?,
@@ -92,7 +106,7 @@ pub async fn create(
         result_json: None,
     };
     app.db.insert_session(&row).await?;
-    let created = CreatedSession {
+    Ok(CreatedSession {
         session_id,
         result_token,
         submission_token,
@@ -101,8 +115,7 @@ pub async fn create(
         nonce: nonce.to_b64url(),
         plan,
         options,
-    };
-    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+    })
 }
 
 fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {

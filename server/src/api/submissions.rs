@@ -17,6 +17,7 @@ use liveness_protocol::manifest::limits::{MAX_FRAMES, MAX_MANIFEST_BYTES};
 use liveness_protocol::{ChallengePlan, FrameRole, ProtocolError, ResultStatus, SignedManifest};
 use serde::Serialize;
 
+use crate::ending::{CancelReason, Ending};
 use crate::error::ApiError;
 use crate::server::AppState;
 use crate::store::{ClaimOutcome, NewSubmission, SessionRow};
@@ -143,9 +144,19 @@ pub async fn submit(
 ) -> Result<Response, ApiError> {
     let now = app.clock.now_ms();
     let (token, session) = session_for_token(&app, &headers).await?;
-    if session.status == "created" && now >= session.submission_expires_at {
+    if session.status == "expired"
+        || (session.status == "created" && now >= session.submission_expires_at)
+    {
         crate::metrics::submission("expired");
         return Err(expired());
+    }
+    if session.status == "cancelled" {
+        crate::metrics::submission("token_used");
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "submission_token_used",
+            "this session was cancelled by the device",
+        ));
     }
     let multipart = multipart.map_err(|e| malformed(e.body_text()))?;
     let upload = read_upload(multipart).await?;
@@ -240,6 +251,69 @@ pub async fn submit(
         status: "queued",
     };
     Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: CancelReason,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Cancelled {
+    pub session_id: String,
+    pub status: &'static str,
+}
+
+/// `POST /v1/submissions/cancel`: the device ends its session without evidence (the user
+/// cancelled, the camera failed). The session ends at once with a not-live verdict and the
+/// integrator's webhook; the submission token is spent. Sending it again answers the same.
+pub async fn cancel(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let now = app.clock.now_ms();
+    let (_, session) = session_for_token(&app, &headers).await?;
+    let reason = if body.is_empty() {
+        CancelReason::UserCancelled
+    } else {
+        serde_json::from_slice::<CancelBody>(&body)
+            .map_err(|e| ApiError::bad_request("malformed_cancel", format!("cancel body: {e}")))?
+            .reason
+    };
+    let answer = |session_id: String| {
+        let body = Cancelled {
+            session_id,
+            status: "cancelled",
+        };
+        Ok((StatusCode::OK, axum::Json(body)).into_response())
+    };
+    match session.status.as_str() {
+        "cancelled" => return answer(session.id),
+        "created" if now >= session.submission_expires_at => return Err(expired()),
+        "created" => {}
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "submission_token_used",
+                "this session already has a submission",
+            ));
+        }
+    }
+    if crate::ending::end_session(&app, &session, Ending::Cancelled(reason)).await? {
+        return answer(session.id);
+    }
+    // Something else ended it between the read and the update: say what it is now.
+    match app.db.session(&session.id).await?.map(|s| s.status) {
+        Some(status) if status == "cancelled" => answer(session.id),
+        Some(status) if status == "expired" => Err(expired()),
+        _ => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "submission_token_used",
+            "this session already has a submission",
+        )),
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -85,7 +85,7 @@ class ErrorsTest {
         // The same session object cannot record twice.
         val liveness = Liveness(Backend.url, created, Backend.config(), memoryKeyStore())
         runBlocking {
-            expect<LivenessException.NoEvidence>("no_evidence") { liveness.run(Grey(3)) }
+            expect<LivenessException.NoEvidence>("no_evidence") { liveness.run(Grey(0)) }
             expect<LivenessException.InvalidInput>("invalid_input") { liveness.run(Grey(3)) }
         }
     }
@@ -190,9 +190,21 @@ class ErrorsTest {
     }
 
     @Test
-    fun noEvidenceWhenNoFaceIsEverSeen() {
+    fun noEvidenceOnlyWhenTheCameraSendsNothing() {
         Liveness(Backend.url, session(), Backend.config(), memoryKeyStore()).use { liveness ->
-            runBlocking { expect<LivenessException.NoEvidence>("no_evidence") { liveness.run(Grey(20)) } }
+            runBlocking { expect<LivenessException.NoEvidence>("no_evidence") { liveness.run(Grey(0)) } }
+        }
+    }
+
+    @Test
+    fun aCaptureThatNeverSawAFaceIsStillJudgedByTheServer() {
+        // Every capture that ends gets a verdict: the server says the session is incomplete
+        // (no face), it is not an error of the SDK.
+        Liveness(Backend.url, session(), Backend.config(), memoryKeyStore()).use { liveness ->
+            val result = runBlocking { liveness.run(Grey(20)) }
+            assertEquals("incompleted", result.resultStatus, result.toString())
+            assertEquals(false, result.localPassed)
+            assertEquals("no_face", result.localFailure)
         }
     }
 
