@@ -22,6 +22,9 @@ command -v curl >/dev/null || apt_packages+=(curl)
 command -v clang >/dev/null || apt_packages+=(clang)
 command -v llvm-ar >/dev/null || apt_packages+=(llvm)
 [ -d /usr/aarch64-linux-gnu/include ] || apt_packages+=(libc6-dev-arm64-cross)
+# The evaluation: ffmpeg turns the real clips into y4m; the report's chart needs a font.
+command -v ffmpeg >/dev/null || apt_packages+=(ffmpeg)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
 if ((${#apt_packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -50,3 +53,6 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/n
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   echo "$want" >"$VENV/.requirements.sha256"
 fi
+
+# Real recordings for the evaluation and the test command (evaluation only, in the cache).
+bash scripts/fetch-clips.sh

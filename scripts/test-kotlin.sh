@@ -10,9 +10,9 @@ source scripts/lib.sh
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 out="$target/kotlin-host"
 work=$(mktemp -d)
-server_pid=""
+TEST_SERVER_PID=""
 cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  [ -n "$TEST_SERVER_PID" ] && kill "$TEST_SERVER_PID" 2>/dev/null && wait "$TEST_SERVER_PID" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -39,15 +39,9 @@ sources+=(sample-android/app/src/main/kotlin/io/openliveness/sample/SessionSetup
 "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 17 -cp "$cp" -d "$out/classes" "${sources[@]}"
 
 echo "-- starting liveness-server on loopback"
-db="sqlite://$work/server.db?mode=rwc"
-server="$target/debug/liveness-server"
-api_key=$("$server" --database-url "$db" --log-format text admin tenant create --name kotlin-tests |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-"$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 >"$work/listen.json" 2>"$work/server.log" &
-server_pid=$!
-for _ in $(seq 100); do [ -s "$work/listen.json" ] && break; sleep 0.1; done
-url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$work/listen.json")
-for _ in $(seq 600); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
+start_test_server "$work" kotlin-tests
+url=$TEST_SERVER_URL
+api_key=$TEST_API_KEY
 
 # (Not -Xcheck:jni: JNA's own dispatch floods it with warnings about JNA's calls.)
 echo "-- JUnit on the JVM"

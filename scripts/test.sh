@@ -8,7 +8,8 @@ bash scripts/setup.sh
 export_ort_dylib_path
 
 scratch=$(mktemp -d)
-trap 'stop_test_postgres; rm -rf "$scratch"' EXIT
+TEST_SERVER_PID=""
+trap 'stop_test_postgres; [ -n "$TEST_SERVER_PID" ] && kill "$TEST_SERVER_PID" 2>/dev/null; rm -rf "$scratch"' EXIT
 # The server's suite runs on SQLite and on this PostgreSQL.
 start_test_postgres
 
@@ -34,3 +35,36 @@ echo "== Protocol interop: independent Python verifiers (PyNaCl, cryptography, P
 
 echo "== tract vs onnxruntime on identical inputs (fp32 FaceMesh must agree within 1 px)"
 "$cli" compare-engines --max-px 1.0
+
+echo "== Head pose against the renderer's ground truth (yaw/pitch ±45°, three distances, two rolls)"
+"$cli" pose-check --max-error 6
+
+echo "== liveness run: a recording against a server in another process (exit code = verdict)"
+mkdir -p "$scratch/run"
+start_test_server "$scratch/run" run-tests
+session() {
+  curl -sf -H "Authorization: Bearer $TEST_API_KEY" -H 'Content-Type: application/json' \
+    -d "$1" "$TEST_SERVER_URL/v1/sessions" >"$2"
+}
+session '{"action": "BlinkEyes"}' "$scratch/run/blink.json"
+"$cli" render --for-session "$scratch/run/blink.json" --out "$scratch/run/blink.y4m" 2>/dev/null
+"$cli" run --server "$TEST_SERVER_URL" --session "$scratch/run/blink.json" --input "$scratch/run/blink.y4m"
+# The same recording for a session that asks for a head turn is not live: exit code 1.
+session '{"action": "HeadRight"}' "$scratch/run/right.json"
+status=0
+"$cli" run --server "$TEST_SERVER_URL" --session "$scratch/run/right.json" --input "$scratch/run/blink.y4m" --json \
+  >"$scratch/run/right.jsonl" || status=$?
+if [ "$status" -ne 1 ]; then
+  echo "liveness run: a blink recording for a HeadRight session exited with $status, not 1" >&2
+  cat "$scratch/run/right.jsonl" >&2
+  exit 1
+fi
+kill "$TEST_SERVER_PID" && wait "$TEST_SERVER_PID" 2>/dev/null || true
+TEST_SERVER_PID=""
+
+echo "== liveness eval --quick: the rendered grid and the real clips, end to end; its targets asserted"
+# Deterministic (seeded plans, rendered frames, fixed clip windows): exit code 1 when BPCER
+# exceeds 2 %, an attack type other than the screen replay of the session's own plan gets
+# through, a talking person passes a plan, or a session ends without a verdict.
+"$cli" eval --quick --require-clips --jobs 2 --out "${CARGO_TARGET_DIR:-target}/eval-quick"
+

@@ -43,7 +43,7 @@ fn fail(e: impl std::fmt::Display) -> String {
 }
 
 /// Prints what a phone would show: prompts, guidance, progress, the upload.
-fn terminal_observer(started: Instant) -> Arc<dyn liveness_session::Observer> {
+pub(crate) fn terminal_observer(started: Instant) -> Arc<dyn liveness_session::Observer> {
     Arc::new(move |e: SessionEvent| {
         let t = started.elapsed().as_secs_f32();
         match e {
@@ -86,7 +86,7 @@ fn terminal_observer(started: Instant) -> Arc<dyn liveness_session::Observer> {
 }
 
 #[cfg(feature = "camera")]
-fn camera_source() -> Result<Box<dyn FrameSource>, String> {
+pub(crate) fn camera_source() -> Result<Box<dyn FrameSource>, String> {
     let cam = liveness_session::camera::CameraSource::open(
         0,
         Duration::from_secs(10),
@@ -97,7 +97,7 @@ fn camera_source() -> Result<Box<dyn FrameSource>, String> {
 }
 
 #[cfg(not(feature = "camera"))]
-fn camera_source() -> Result<Box<dyn FrameSource>, String> {
+pub(crate) fn camera_source() -> Result<Box<dyn FrameSource>, String> {
     Err("this build has no webcam support (built without the `camera` feature)".into())
 }
 

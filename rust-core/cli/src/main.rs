@@ -11,7 +11,9 @@ use liveness_protocol::{Jwks, Nonce, ProtocolError, SessionOptions, SignedVerdic
 
 mod bench;
 mod demo;
+mod eval;
 mod protocol_demo;
+mod run;
 mod subject;
 
 #[derive(Parser)]
@@ -36,6 +38,75 @@ enum Command {
         /// Do not pace the rendered frames in real time.
         #[arg(long)]
         fast: bool,
+    },
+    /// One real SDK session from a recording or the webcam against a running server, as an
+    /// app runs it: prompts, guidance, the upload, the verdict. Exit code 0 only when the
+    /// server says live (1 not live, 2 bad arguments, 3 no verdict readable).
+    Run {
+        /// The server's base URL.
+        #[arg(long)]
+        server: String,
+        /// The session JSON the backend got from `POST /v1/sessions` (with its
+        /// `result_token`, the verdict is read and printed).
+        #[arg(long)]
+        session: PathBuf,
+        /// A .y4m recording (any 8-bit 4:2:0 or mono stream ffmpeg writes).
+        #[arg(long, conflicts_with_all = ["frames", "camera"])]
+        input: Option<PathBuf>,
+        /// A folder of PNG frames, in name order.
+        #[arg(long, conflicts_with = "camera")]
+        frames: Option<PathBuf>,
+        /// Frame rate of a PNG folder.
+        #[arg(long, default_value_t = 30)]
+        fps: u32,
+        /// The webcam (needs the `camera` feature).
+        #[arg(long)]
+        camera: bool,
+        /// The recording is a mirrored (selfie) preview.
+        #[arg(long)]
+        mirrored: bool,
+        /// Events and the verdict as JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Play the recording at its own frame rate instead of as fast as it is analysed.
+        #[arg(long)]
+        realtime: bool,
+    },
+    /// The evaluation: a seeded grid of rendered conditions and attacks plus windows of real
+    /// recordings, each run end to end through the SDK and an in-process server; APCER per
+    /// attack type and BPCER (ISO/IEC 30107-3) in report.json, report.md and report.png.
+    /// Exit code 1 when a target is missed.
+    Eval {
+        /// A small fixed subset (minutes), as the test command runs.
+        #[arg(long)]
+        quick: bool,
+        /// Where the reports go.
+        #[arg(long, default_value = "eval-report")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The folder of real clips (default: $LIVENESS_CACHE/clips, filled by setup).
+        #[arg(long)]
+        clips: Option<PathBuf>,
+        /// Fail if the real clips are missing.
+        #[arg(long)]
+        require_clips: bool,
+        /// Sessions at a time (default: one per core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Only sessions whose id contains this.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// The head-pose estimate against the renderer's ground truth (yaw and pitch −45…45°,
+    /// three distances, roll 0° and 15°): prints the error curve; exit code 1 if an error
+    /// within ±30° exceeds --max-error.
+    PoseCheck {
+        /// Degrees between measured angles.
+        #[arg(long, default_value_t = 5)]
+        step: usize,
+        #[arg(long, default_value_t = 6.0)]
+        max_error: f32,
     },
     /// One SDK session against a running server: peak RSS, evidence size, time to verdict.
     SessionBench {
@@ -87,6 +158,12 @@ enum Command {
         /// Include the iris refinement (lid opening per eye).
         #[arg(long)]
         iris: bool,
+        /// Include the 468 FaceMesh points (x, y in frame pixels, z relative depth).
+        #[arg(long)]
+        landmarks: bool,
+        /// Analyse the frames as a mirrored (selfie) preview, as the SDK sees them then.
+        #[arg(long)]
+        mirrored: bool,
         /// Frame rate of a PNG folder (a .y4m file carries its own).
         #[arg(long, default_value_t = 30)]
         fps: u32,
@@ -138,6 +215,8 @@ enum Failure {
     Vision(liveness_vision::VisionError),
     /// A check ran and its result was negative; it printed why.
     CheckFailed,
+    /// A session ended without a verdict the tool could read; it printed why.
+    NoVerdict,
 }
 
 impl From<liveness_vision::VisionError> for Failure {
@@ -165,6 +244,7 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::CheckFailed) => ExitCode::from(1),
+        Err(Failure::NoVerdict) => ExitCode::from(3),
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -198,6 +278,71 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(false) => Err(Failure::CheckFailed),
             Err(e) => Err(Failure::Usage(e)),
         },
+        Command::Run {
+            server,
+            session,
+            input,
+            frames,
+            fps,
+            camera,
+            mirrored,
+            json,
+            realtime,
+        } => match run::run(run::RunArgs {
+            server,
+            session,
+            input,
+            frames,
+            fps,
+            camera,
+            mirrored,
+            json,
+            realtime,
+        }) {
+            Ok(run::Ended::Live) => Ok(()),
+            Ok(run::Ended::NotLive) => Err(Failure::CheckFailed),
+            Ok(run::Ended::NoVerdict) => Err(Failure::NoVerdict),
+            Err(e) => Err(Failure::Usage(e)),
+        },
+        Command::Eval {
+            quick,
+            out,
+            seed,
+            clips,
+            require_clips,
+            jobs,
+            filter,
+        } => {
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            match eval::eval(eval::EvalArgs {
+                quick,
+                out,
+                seed,
+                clips,
+                require_clips,
+                jobs,
+                filter,
+            }) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Failure::CheckFailed),
+                Err(e) => Err(Failure::Usage(e)),
+            }
+        }
+        Command::PoseCheck { step, max_error } => {
+            let curve = eval::pose_curve(step).map_err(Failure::Usage)?;
+            println!("{}", curve.markdown());
+            if curve.max_abs_error_within_30 <= max_error {
+                Ok(())
+            } else {
+                eprintln!(
+                    "pose error {:.1}° exceeds {max_error}°",
+                    curve.max_abs_error_within_30
+                );
+                Err(Failure::CheckFailed)
+            }
+        }
         Command::SessionBench { server, api_key } => {
             demo::session_bench(&server, &api_key).map_err(Failure::Usage)
         }
@@ -209,9 +354,13 @@ fn run(command: Command) -> Result<(), Failure> {
             .and_then(|script| subject::render(script, &out))
             .map(drop)
             .map_err(Failure::Usage),
-        Command::Analyze { input, iris, fps } => {
-            subject::analyze(&input, iris, fps).map_err(Failure::Usage)
-        }
+        Command::Analyze {
+            input,
+            iris,
+            landmarks,
+            mirrored,
+            fps,
+        } => subject::analyze(&input, iris, landmarks, mirrored, fps).map_err(Failure::Usage),
         Command::Bench {
             frames,
             iris,

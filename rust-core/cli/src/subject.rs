@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use liveness_frame::OwnedFrame;
-use liveness_testkit::output::{Y4mWriter, read_png_dir, read_y4m, write_png};
+use liveness_testkit::output::{Y4mWriter, write_png};
 use liveness_testkit::{Renderer, Script};
 use liveness_vision::{ModelSet, Pipeline, PipelineConfig, Precision};
 
@@ -96,29 +95,29 @@ pub fn render(script: Script, out: &Path) -> Result<f64, String> {
     Ok(fps)
 }
 
-/// Prints one JSON line per frame of a PNG folder or `.y4m` file.
-pub fn analyze(input: &Path, iris: bool, fps_hint: u32) -> Result<(), String> {
-    let (frames, fps): (Vec<OwnedFrame>, u32) = if is_y4m(input) {
-        read_y4m(input).map_err(|e| e.to_string())?
+/// A recording as a frame source: a `.y4m` file (streamed) or a folder of PNG frames at `fps`.
+pub fn recording(
+    input: &Path,
+    fps: u32,
+    pace: bool,
+) -> Result<Box<dyn liveness_session::FrameSource>, String> {
+    let source: Box<dyn liveness_session::FrameSource> = if is_y4m(input) {
+        Box::new(liveness_session::source::y4m(input, pace).map_err(|e| e.to_string())?)
     } else {
-        let images = read_png_dir(input).map_err(|e| e.to_string())?;
-        let frames = images
-            .iter()
-            .map(|img| {
-                OwnedFrame::from_rgb(
-                    &img.rgb,
-                    img.width,
-                    img.height,
-                    liveness_frame::PixelFormat::Rgb8,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        (frames, fps_hint.max(1))
+        Box::new(liveness_session::source::png_dir(input, fps, pace).map_err(|e| e.to_string())?)
     };
-    if frames.is_empty() {
-        return Err(format!("{}: no frames", input.display()));
-    }
+    Ok(source)
+}
+
+/// Prints one JSON line per frame of a PNG folder or `.y4m` file.
+pub fn analyze(
+    input: &Path,
+    iris: bool,
+    landmarks: bool,
+    mirrored: bool,
+    fps_hint: u32,
+) -> Result<(), String> {
+    let mut source = recording(input, fps_hint.max(1), false)?;
     let models = ModelSet::bundled(Precision::Fp32).map_err(|e| e.to_string())?;
     let mut pipeline = Pipeline::new(
         models,
@@ -128,24 +127,43 @@ pub fn analyze(input: &Path, iris: bool, fps_hint: u32) -> Result<(), String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    let bar = progress(frames.len(), "analyze");
+    let bar = ProgressBar::new_spinner();
+    bar.set_message("analyze");
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for (i, f) in frames.iter().enumerate() {
-        let frame = f.as_frame().map_err(|e| e.to_string())?;
+    let mut i = 0u64;
+    while let Some(sf) = source.next_frame().map_err(|e| e.to_string())? {
+        let frame = sf
+            .frame()
+            .map_err(|e| e.to_string())?
+            .with_mirroring(mirrored);
         let a = pipeline.process(&frame).map_err(|e| e.to_string())?;
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "frame": i,
-            "t_ms": (i as u64 * 1000) / u64::from(fps),
+            "t_ms": sf.t_ms,
             "face_count": a.face_count,
             "detector_ran": a.detector_ran,
             "frame_brightness": a.frame_brightness,
             "signals": a.face.as_ref().map(|f| &f.signals),
             "ms": a.timings.total_us as f64 / 1000.0,
         });
+        if let (true, Some(face)) = (landmarks, &a.face) {
+            // Rounded to 0.01 px: the mesh is not more precise than that.
+            let points: Vec<[f32; 3]> = face
+                .mesh
+                .points
+                .iter()
+                .map(|p| p.map(|v| (v * 100.0).round() / 100.0))
+                .collect();
+            line["landmarks"] = serde_json::json!(points);
+        }
         writeln!(out, "{line}").map_err(|e| e.to_string())?;
+        i += 1;
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if i == 0 {
+        return Err(format!("{}: no frames", input.display()));
+    }
     Ok(())
 }
