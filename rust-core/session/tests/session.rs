@@ -277,6 +277,43 @@ async fn attacks_are_not_judged_live() {
     b.server.shutdown().await;
 }
 
+/// A capture running out of the token's time ends early enough to upload what it has: the
+/// server judges it (not live, timed out) instead of the session being lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_near_the_token_expiry_stops_in_time_and_is_judged() {
+    let b = backend().await;
+    let (mut d, created) = b.session(json!({"action": "BlinkEyes"})).await;
+    // The device believes the token ends in 17 s; it keeps 15 s to upload.
+    d.submission_expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + 17;
+    let mut never_blinks = subject("neutral");
+    never_blinks.duration = 30.0;
+    let (_, observer) = recorder();
+    let (s, _) = run_session(d, SessionConfig::default(), observer);
+    let started = std::time::Instant::now();
+    let r = s
+        .run(Box::new(RenderedSource::new(never_blinks, true)))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(r.local_failure.as_deref(), Some("timed_out"));
+    assert_eq!(r.result_status, "incompleted");
+    let result = b.result(&created).await;
+    assert_eq!(
+        (result["live"].clone(), result["message_code"].clone()),
+        (json!(false), json!("timed_out")),
+        "{result:#}"
+    );
+    b.server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_expires_mid_session_is_a_clear_error() {
     let b = backend().await;

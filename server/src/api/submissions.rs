@@ -291,6 +291,7 @@ pub async fn cancel(
     };
     match session.status.as_str() {
         "cancelled" => return answer(session.id),
+        "expired" => return Err(expired()),
         "created" if now >= session.submission_expires_at => return Err(expired()),
         "created" => {}
         _ => {
