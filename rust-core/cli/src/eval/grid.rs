@@ -285,6 +285,9 @@ pub struct Scenario {
     pub source: SourceSpec,
     /// Dimension → value, for the report's breakdowns.
     pub tags: Vec<(&'static str, String)>,
+    /// When set: the device's failure must be one of these, and this guidance must have
+    /// been shown.
+    pub expect_failure: Option<(&'static [&'static str], &'static str)>,
 }
 
 impl Scenario {
@@ -303,7 +306,13 @@ impl Scenario {
             nonce: Nonce([0; 32]),
             source,
             tags: Vec::new(),
+            expect_failure: None,
         }
+    }
+
+    pub fn expecting(mut self, failures: &'static [&'static str], guidance: &'static str) -> Self {
+        self.expect_failure = Some((failures, guidance));
+        self
     }
 
     pub fn with(mut self, dimension: &'static str, value: impl Into<String>) -> Self {

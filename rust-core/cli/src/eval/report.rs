@@ -24,6 +24,9 @@ pub struct Record {
     pub class: Class,
     pub expect: Expect,
     pub tags: BTreeMap<String, String>,
+    /// The failure codes (one of) and guidance this session must end with, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_failure: Option<(Vec<String>, String)>,
     pub plan: Vec<String>,
     pub frames: u64,
     pub local_passed: Option<bool>,
@@ -57,6 +60,9 @@ impl Record {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), v.clone()))
                 .collect(),
+            expect_failure: s
+                .expect_failure
+                .map(|(f, g)| (f.iter().map(|s| (*s).to_owned()).collect(), g.to_owned())),
             plan: Vec::new(),
             frames: 0,
             local_passed: None,
@@ -117,7 +123,18 @@ impl Record {
     }
 
     pub fn missed(&self) -> bool {
+        let wrong_reason = self
+            .expect_failure
+            .as_ref()
+            .is_some_and(|(failures, guidance)| {
+                !self
+                    .local_failure
+                    .as_ref()
+                    .is_some_and(|f| failures.contains(f))
+                    || !self.guidance.contains(guidance)
+            });
         !self.decided()
+            || wrong_reason
             || match self.expect {
                 Expect::Live => !self.accepted(),
                 Expect::NotLive => self.accepted(),
@@ -213,6 +230,8 @@ pub struct Report {
     pub non_performing_accepted: Rate,
     /// Sessions without a verdict, any class.
     pub undecided: Rate,
+    /// Captures that cannot complete which did not end as they must (verdict, reason).
+    pub incomplete_wrong: Rate,
     /// Genuine BPCER and attack APCER by each condition dimension and value.
     pub bpcer_by: BTreeMap<String, BTreeMap<String, Rate>>,
     pub apcer_by: BTreeMap<String, BTreeMap<String, Rate>>,
@@ -297,6 +316,10 @@ impl Report {
                 Record::accepted,
             ),
             undecided: Rate::of(records.iter(), |r| !r.decided()),
+            incomplete_wrong: Rate::of(
+                records.iter().filter(|r| r.class == Class::Incomplete),
+                Record::missed,
+            ),
             bpcer_by,
             apcer_by,
             pose,
@@ -330,6 +353,12 @@ impl Report {
             out.push(format!(
                 "{} sessions passed a plan nobody performed",
                 self.non_performing_accepted.show()
+            ));
+        }
+        if self.incomplete_wrong.errors > 0 {
+            out.push(format!(
+                "{} captures that cannot complete did not end with their reason",
+                self.incomplete_wrong.show()
             ));
         }
         if self.undecided.errors > 0 {
@@ -370,8 +399,9 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "not performing, passed: {}; without a verdict: {}",
+            "not performing, passed: {}; cannot complete, wrong ending: {}; without a verdict: {}",
             self.non_performing_accepted.show(),
+            self.incomplete_wrong.show(),
             self.undecided.show()
         );
         let failures = self.target_failures();
@@ -432,6 +462,12 @@ impl Report {
             s,
             "| real people not performing the plan, passed | {}/{} | {:.1} % |",
             np.errors, np.total, np.percent
+        );
+        let i = &self.incomplete_wrong;
+        let _ = writeln!(
+            s,
+            "| captures that cannot complete, ended without their reason | {}/{} | {:.1} % |",
+            i.errors, i.total, i.percent
         );
         let u = &self.undecided;
         let _ = writeln!(

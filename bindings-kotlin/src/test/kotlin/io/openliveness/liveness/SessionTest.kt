@@ -25,6 +25,7 @@ import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
 import kotlinx.coroutines.cancelAndJoin
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.first
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
@@ -47,6 +48,9 @@ class SessionTest {
                 liveness.events.collect { events.add(it) }
             }
             val result = Y4mFrameProvider(clip, mirrored = true).use { liveness.run(it) }
+            // Events come from the SDK's threads into the flow's buffer; the last one may still
+            // be on its way to this collector when run() returns.
+            withTimeout(5_000) { while (events.none { it is LivenessEvent.Finished }) delay(10) }
             collector.cancelAndJoin()
 
             assertEquals("success", result.resultStatus, result.toString())
