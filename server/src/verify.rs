@@ -11,9 +11,9 @@
 //! a real 3-D face. The outcome is a verdict (live / spoof / inconclusive) with a confidence,
 //! a reason per check and a message.
 
-use liveness_challenge::EngineConfig;
 use liveness_challenge::geometry::homography_residual;
 use liveness_challenge::session::FLAT_RESIDUAL;
+use liveness_challenge::{EngineConfig, Guidance};
 use liveness_frame::Frame;
 use liveness_protocol::manifest::StepResult;
 use liveness_protocol::{
@@ -520,14 +520,16 @@ fn eyes(s: &FaceSignals) -> f32 {
 }
 
 /// The result message of a session the user could not finish, from the device's failure
-/// code; `None` for failures that judge the presentation (a failed challenge or check).
+/// code (out of time, or ended on the guidance it was showing); `None` for failures that
+/// judge the presentation (a failed challenge or check).
 fn incomplete_message(code: &str) -> Option<ResultMessage> {
+    let guidance = Guidance::ALL.iter().any(|g| g.code() == code);
     Some(match code {
         "no_face" | "face_lost" => ResultMessage::NoFace,
         "multiple_faces" => ResultMessage::MultipleFaces,
         "face_occluded" => ResultMessage::FaceOccluded,
-        "timed_out" | "incomplete" | "not_neutral" | "too_dark" | "too_bright" | "too_far"
-        | "too_close" | "not_centered" | "blurry" | "hold_still" => ResultMessage::TimedOut,
+        "timed_out" | "incomplete" | "not_neutral" => ResultMessage::TimedOut,
+        _ if guidance => ResultMessage::TimedOut,
         _ => return None,
     })
 }
