@@ -133,6 +133,23 @@ async fn post_session(
     ))
 }
 
+/// The integrator's view of a session: its stored result, read with the result token.
+pub(crate) async fn read_result(
+    http: &reqwest::Client,
+    base: &str,
+    session_id: &str,
+    result_token: &str,
+) -> Result<ResultBody, String> {
+    http.get(format!("{base}/v1/sessions/{session_id}/result"))
+        .query(&[("token", result_token)])
+        .send()
+        .await
+        .map_err(|e| format!("reading the result: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("reading the result: {e}"))
+}
+
 /// Runs the demo; `Ok(true)` when the outcome is the expected one (genuine: live; attack: not).
 pub fn demo(attack: Option<Attack>, camera: bool, fast: bool) -> Result<bool, String> {
     // Open the camera first: no camera is a clear error before anything else starts.
@@ -210,18 +227,13 @@ pub fn demo(attack: Option<Attack>, camera: bool, fast: bool) -> Result<bool, St
         }
 
         println!("4. Integrator backend reads the result with its result token and verifies the verdict offline");
-        let result: ResultBody = http
-            .get(format!(
-                "{base}/v1/sessions/{}/result?token={}",
-                descriptor.session_id,
-                created["result_token"].as_str().unwrap_or_default()
-            ))
-            .send()
-            .await
-            .map_err(fail)?
-            .json()
-            .await
-            .map_err(fail)?;
+        let result = read_result(
+            &http,
+            &base,
+            &descriptor.session_id,
+            created["result_token"].as_str().unwrap_or_default(),
+        )
+        .await?;
         let jwks_bytes = http
             .get(format!("{base}/.well-known/jwks.json"))
             .send()

@@ -42,36 +42,7 @@ enum Command {
     /// One real SDK session from a recording or the webcam against a running server, as an
     /// app runs it: prompts, guidance, the upload, the verdict. Exit code 0 only when the
     /// server says live (1 not live, 2 bad arguments, 3 no verdict readable).
-    Run {
-        /// The server's base URL.
-        #[arg(long)]
-        server: String,
-        /// The session JSON the backend got from `POST /v1/sessions` (with its
-        /// `result_token`, the verdict is read and printed).
-        #[arg(long)]
-        session: PathBuf,
-        /// A .y4m recording (any 8-bit 4:2:0 or mono stream ffmpeg writes).
-        #[arg(long, conflicts_with_all = ["frames", "camera"])]
-        input: Option<PathBuf>,
-        /// A folder of PNG frames, in name order.
-        #[arg(long, conflicts_with = "camera")]
-        frames: Option<PathBuf>,
-        /// Frame rate of a PNG folder.
-        #[arg(long, default_value_t = 30)]
-        fps: u32,
-        /// The webcam (needs the `camera` feature).
-        #[arg(long)]
-        camera: bool,
-        /// The recording is a mirrored (selfie) preview.
-        #[arg(long)]
-        mirrored: bool,
-        /// Events and the verdict as JSON lines.
-        #[arg(long)]
-        json: bool,
-        /// Play the recording at its own frame rate instead of as fast as it is analysed.
-        #[arg(long)]
-        realtime: bool,
-    },
+    Run(run::RunArgs),
     /// The evaluation: a seeded grid of rendered conditions and attacks plus windows of real
     /// recordings, each run end to end through the SDK and an in-process server; APCER per
     /// attack type and BPCER (ISO/IEC 30107-3) in report.json, report.md and report.png.
@@ -278,27 +249,7 @@ fn run(command: Command) -> Result<(), Failure> {
             Ok(false) => Err(Failure::CheckFailed),
             Err(e) => Err(Failure::Usage(e)),
         },
-        Command::Run {
-            server,
-            session,
-            input,
-            frames,
-            fps,
-            camera,
-            mirrored,
-            json,
-            realtime,
-        } => match run::run(run::RunArgs {
-            server,
-            session,
-            input,
-            frames,
-            fps,
-            camera,
-            mirrored,
-            json,
-            realtime,
-        }) {
+        Command::Run(args) => match run::run(args) {
             Ok(run::Ended::Live) => Ok(()),
             Ok(run::Ended::NotLive) => Err(Failure::CheckFailed),
             Ok(run::Ended::NoVerdict) => Err(Failure::NoVerdict),

@@ -11,23 +11,42 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use liveness_protocol::ResultBody;
 use liveness_session::{
     FrameSource, LivenessSession, MemoryKeyStore, SessionConfig, SessionDescriptor, SessionEvent,
     device_key,
 };
 use serde_json::{Value, json};
 
-#[derive(Debug, Clone)]
+/// The arguments of `liveness run` (documented on the subcommand).
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
+    /// The server's base URL.
+    #[arg(long)]
     pub server: String,
+    /// The session JSON the backend got from `POST /v1/sessions` (with its `result_token`,
+    /// the verdict is read and printed).
+    #[arg(long)]
     pub session: PathBuf,
+    /// A .y4m recording (any 8-bit 4:2:0 or mono stream ffmpeg writes).
+    #[arg(long, conflicts_with_all = ["frames", "camera"])]
     pub input: Option<PathBuf>,
+    /// A folder of PNG frames, in name order.
+    #[arg(long, conflicts_with = "camera")]
     pub frames: Option<PathBuf>,
+    /// Frame rate of a PNG folder.
+    #[arg(long, default_value_t = 30)]
     pub fps: u32,
+    /// The webcam (needs the `camera` feature).
+    #[arg(long)]
     pub camera: bool,
+    /// The recording is a mirrored (selfie) preview.
+    #[arg(long)]
     pub mirrored: bool,
+    /// Events and the verdict as JSON lines.
+    #[arg(long)]
     pub json: bool,
+    /// Play the recording at its own frame rate instead of as fast as it is analysed.
+    #[arg(long)]
     pub realtime: bool,
 }
 
@@ -179,15 +198,7 @@ pub fn run(args: RunArgs) -> Result<Ended, String> {
             return Ok(Ended::NoVerdict);
         };
         let http = reqwest::Client::new();
-        let result: ResultBody = http
-            .get(format!("{base}/v1/sessions/{}/result", descriptor.session_id))
-            .query(&[("token", token)])
-            .send()
-            .await
-            .map_err(|e| format!("reading the result: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("reading the result: {e}"))?;
+        let result = crate::demo::read_result(&http, &base, &descriptor.session_id, token).await?;
         let ended = match result.live {
             Some(true) => Ended::Live,
             Some(false) => Ended::NotLive,

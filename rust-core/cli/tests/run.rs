@@ -18,6 +18,21 @@ fn liveness(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs the binary off the async threads (the server under test shares this runtime).
+async fn cli(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        liveness(&args)
+    })
+    .await
+    .unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
 fn tempdir() -> PathBuf {
     let mut r = [0u8; 8];
     getrandom::fill(&mut r).unwrap();
@@ -96,33 +111,25 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     )
     .await;
     let clip = dir.join("genuine.y4m");
-    let (g, c) = (genuine.clone(), clip.clone());
-    let rendered = tokio::task::spawn_blocking(move || {
-        liveness(&[
-            "render",
-            "--for-session",
-            g.to_str().unwrap(),
-            "--out",
-            c.to_str().unwrap(),
-        ])
-    })
-    .await
-    .unwrap();
+    let rendered = cli(&[
+        "render",
+        "--for-session",
+        path(&genuine),
+        "--out",
+        path(&clip),
+    ])
+    .await;
     assert!(rendered.status.success(), "{}", text(&rendered));
-    let (b, g, c) = (base.clone(), genuine.clone(), clip.clone());
-    let ran = tokio::task::spawn_blocking(move || {
-        liveness(&[
-            "run",
-            "--server",
-            &b,
-            "--session",
-            g.to_str().unwrap(),
-            "--input",
-            c.to_str().unwrap(),
-        ])
-    })
-    .await
-    .unwrap();
+    let ran = cli(&[
+        "run",
+        "--server",
+        &base,
+        "--session",
+        path(&genuine),
+        "--input",
+        path(&clip),
+    ])
+    .await;
     let out = text(&ran);
     assert_eq!(ran.status.code(), Some(0), "{out}");
     assert!(out.contains("Turn your head to the left"), "{out}");
@@ -149,21 +156,17 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
         }
         std::fs::write(&variant, mono).unwrap();
     }
-    let (b, s, v) = (base.clone(), smile.clone(), dir.join("C420paldv.y4m"));
-    let ran = tokio::task::spawn_blocking(move || {
-        liveness(&[
-            "run",
-            "--server",
-            &b,
-            "--session",
-            s.to_str().unwrap(),
-            "--input",
-            v.to_str().unwrap(),
-            "--json",
-        ])
-    })
-    .await
-    .unwrap();
+    let ran = cli(&[
+        "run",
+        "--server",
+        &base,
+        "--session",
+        path(&smile),
+        "--input",
+        path(&dir.join("C420paldv.y4m")),
+        "--json",
+    ])
+    .await;
     let out = text(&ran);
     assert_eq!(ran.status.code(), Some(1), "{out}");
     let verdict: serde_json::Value = out
@@ -186,20 +189,16 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     // Anything else is refused with a clear error before a session starts.
     let odd = dir.join("C422.y4m");
     with_chroma(&clip, &odd, "C422");
-    let (b, s, o) = (base.clone(), smile.clone(), odd.clone());
-    let refused = tokio::task::spawn_blocking(move || {
-        liveness(&[
-            "run",
-            "--server",
-            &b,
-            "--session",
-            s.to_str().unwrap(),
-            "--input",
-            o.to_str().unwrap(),
-        ])
-    })
-    .await
-    .unwrap();
+    let refused = cli(&[
+        "run",
+        "--server",
+        &base,
+        "--session",
+        path(&smile),
+        "--input",
+        path(&odd),
+    ])
+    .await;
     let out = text(&refused);
     assert_eq!(refused.status.code(), Some(2), "{out}");
     assert!(out.contains("C422") && out.contains("yuv420p"), "{out}");
@@ -217,20 +216,16 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     created.as_object_mut().unwrap().remove("result_token");
     let tokenless = dir.join("tokenless.json");
     std::fs::write(&tokenless, created.to_string()).unwrap();
-    let (b, t, c) = (base.clone(), tokenless.clone(), clip.clone());
-    let ran = tokio::task::spawn_blocking(move || {
-        liveness(&[
-            "run",
-            "--server",
-            &b,
-            "--session",
-            t.to_str().unwrap(),
-            "--input",
-            c.to_str().unwrap(),
-        ])
-    })
-    .await
-    .unwrap();
+    let ran = cli(&[
+        "run",
+        "--server",
+        &base,
+        "--session",
+        path(&tokenless),
+        "--input",
+        path(&clip),
+    ])
+    .await;
     assert_eq!(ran.status.code(), Some(3), "{}", text(&ran));
 
     server.shutdown().await;

@@ -227,6 +227,20 @@ impl Pipeline {
         Ok((confirmed, main))
     }
 
+    /// FaceMesh on the crop tracked from the previous frame; `None` when the face is no
+    /// longer there (presence below the threshold).
+    fn track_mesh(
+        &mut self,
+        frame: &Frame,
+        roi: Roi,
+        timings: &mut StageTimings,
+    ) -> Result<Option<FaceMesh>> {
+        let t = Instant::now();
+        let tracked = self.mesh.run(frame, roi)?;
+        timings.mesh_us += micros(t);
+        Ok((tracked.presence >= self.config.min_presence).then_some(tracked))
+    }
+
     /// Analyses one frame.
     pub fn process(&mut self, frame: &Frame) -> Result<FrameAnalysis> {
         match self.executor.clone() {
@@ -254,11 +268,8 @@ impl Pipeline {
             self.since_detection = 0;
             let (count, main) = self.detect_and_confirm(frame, &mut timings)?;
             self.face_count = count;
-            let t = Instant::now();
             // Last, so the mesh runner's crop (which the signals read) is the tracked one.
-            let tracked = self.mesh.run(frame, roi)?;
-            timings.mesh_us += micros(t);
-            if tracked.presence >= self.config.min_presence {
+            if let Some(tracked) = self.track_mesh(frame, roi, &mut timings)? {
                 mesh = Some(tracked);
                 from_track = true;
             } else if let Some((d, m)) = main {
@@ -268,14 +279,9 @@ impl Pipeline {
             }
         } else if let (Some(roi), false) = (self.track, due) {
             self.since_detection += 1;
-            let t = Instant::now();
-            let tracked = self.mesh.run(frame, roi)?;
-            timings.mesh_us += micros(t);
             // Below the presence threshold the track is lost: detect again in this frame.
-            if tracked.presence >= self.config.min_presence {
-                mesh = Some(tracked);
-                from_track = true;
-            }
+            mesh = self.track_mesh(frame, roi, &mut timings)?;
+            from_track = mesh.is_some();
         }
         if mesh.is_none() && !detector_ran {
             detector_ran = true;

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use liveness_protocol::{ChallengeKind, ResultBody, SessionOptions};
+use liveness_protocol::{ChallengeKind, SessionOptions};
 use liveness_server::{RunningServer, Server, ServerConfig, admin};
 use liveness_session::source::{RenderedSource, y4m};
 use liveness_session::{
@@ -275,18 +275,9 @@ async fn session(ctx: &Ctx, s: &Scenario, record: &mut Record) -> Result<(), Str
         record.challenges = seen.challenges.clone();
     }
     // The integrator's view: the stored result, read with the result token over HTTP.
-    let result: ResultBody = ctx
-        .http
-        .get(format!(
-            "{base}/v1/sessions/{}/result?token={}",
-            created.session_id, created.result_token
-        ))
-        .send()
-        .await
-        .map_err(fail)?
-        .json()
-        .await
-        .map_err(fail)?;
+    let result =
+        crate::demo::read_result(&ctx.http, &base, &created.session_id, &created.result_token)
+            .await?;
     record.set_result(&result);
     Ok(())
 }
