@@ -52,8 +52,9 @@ def b64e(data):
 
 # ---------------------------------------------------------------- plan (spec in plan.rs)
 class WordStream:
-    def __init__(self, nonce, canonical):
-        self.prefix = b"liveness-plan/v1\x00" + nonce + canonical.encode()
+    def __init__(self, nonce, canonical, domain=b"liveness-plan/v1"):
+        context = canonical.encode() if isinstance(canonical, str) else canonical
+        self.prefix = domain + b"\x00" + nonce + context
         self.counter = 0
         self.words = []
 
@@ -110,12 +111,31 @@ def derive_plan(nonce, options):
             path.append({"t_ms": t, "x": x, "y": y})
         step["follow_path"] = path
         step["time_limit_ms"] += path[-1]["t_ms"]
-    return canonical, {
+    plan = {
         "version": 1,
         "nonce": b64e(nonce),
         "steps": steps,
         "total_time_limit_ms": sum(st["time_limit_ms"] for st in steps),
     }
+    if options.get("light_challenge", True):
+        plan["version"] = 2
+        plan["light"] = {"version": 1, "colours": 6}
+    return canonical, plan
+
+
+# --------------------------------------------------------- light (spec in light.rs)
+PALETTE = [[255, 255, 255], [40, 90, 255], [0, 220, 255], [40, 230, 80], [255, 220, 40],
+           [200, 60, 255]]
+
+
+def derive_light(nonce, salt):
+    s = WordStream(nonce, salt, domain=b"liveness-light/v1")
+    out, prev = [], None
+    for _ in range(6):
+        c = s.uniform(6) if prev is None else (prev + 1 + s.uniform(5)) % 6
+        out.append({"rgb": PALETTE[c], "duration_ms": 350 + 50 * s.uniform(3)})
+        prev = c
+    return out
 
 
 # ------------------------------------------------------------- verdict (spec in verdict.rs)
@@ -214,6 +234,18 @@ def check_file(path, c):
             assert plan["steps"] == p["plan"]["steps"]
         if len(p["plan"]["steps"]) > 1 or p["plan"]["steps"][0].get("follow_path"):
             c.rejects(f"{tag}: plan {i} under another nonce differs", other_nonce)
+
+    for i, lv in enumerate(v.get("lights", [])):
+        def light_matches(lv=lv):
+            got = derive_light(b64d(lv["nonce"]), bytes.fromhex(lv["salt"]))
+            assert got == lv["colours"], (got, lv["colours"])
+        c.ok(f"{tag}: light sequence {i} re-derived independently", light_matches)
+
+        def other_salt(lv=lv):
+            salt = bytearray(bytes.fromhex(lv["salt"]))
+            salt[0] ^= 1
+            assert derive_light(b64d(lv["nonce"]), bytes(salt)) == lv["colours"]
+        c.rejects(f"{tag}: light sequence {i} under another salt differs", other_salt)
 
     # Device signature over the exact manifest bytes, and frame binding.
     m = v["manifest"]["signed"]

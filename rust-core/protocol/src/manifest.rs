@@ -48,6 +48,9 @@ pub struct EvidenceManifest {
     pub local_checks: Vec<CheckScore>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attestation: Option<Attestation>,
+    /// The screen-light step, when the plan had it and the capture reached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<crate::light::LightRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +96,8 @@ pub enum FrameRole {
     Baseline,
     /// The frame where a challenge step reached its peak (eyes closed, head turned, …).
     ChallengePeak,
+    /// The light step's face tiles, as one mosaic (see [`crate::light::LightRecord`]).
+    LightTiles,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -269,11 +274,11 @@ impl EvidenceManifest {
                 ));
             }
             match (f.role, f.challenge_index) {
-                (FrameRole::Photo, None) => {}
-                (FrameRole::Photo, Some(_)) => {
+                (FrameRole::Photo | FrameRole::LightTiles, None) => {}
+                (FrameRole::Photo | FrameRole::LightTiles, Some(_)) => {
                     return Err(ProtocolError::invalid(
                         "frames.challenge_index",
-                        "the photo belongs to no challenge",
+                        "the photo and the light tiles belong to no challenge",
                     ));
                 }
                 (_, Some(c)) if usize::from(c) < steps => {}
@@ -294,6 +299,31 @@ impl EvidenceManifest {
             > 1
         {
             return Err(ProtocolError::invalid("frames.role", "at most one photo"));
+        }
+        let mosaics: Vec<usize> = (0..self.frames.len())
+            .filter(|&i| self.frames[i].role == FrameRole::LightTiles)
+            .collect();
+        match (&self.light, mosaics.as_slice()) {
+            (None, []) => {}
+            (Some(light), [i]) if usize::from(light.frame_index) == *i => {
+                light.validate()?;
+                let f = &self.frames[*i];
+                let rows = light.tiles_ms.len().div_ceil(usize::from(light.columns));
+                if usize::from(f.width) != usize::from(light.tile_side) * usize::from(light.columns)
+                    || usize::from(f.height) != usize::from(light.tile_side) * rows
+                {
+                    return Err(ProtocolError::invalid(
+                        "light.tile_side",
+                        "the mosaic's size does not match its tiles",
+                    ));
+                }
+            }
+            _ => {
+                return Err(ProtocolError::invalid(
+                    "light",
+                    "a light record goes with exactly one light-tiles frame, at its frame_index",
+                ));
+            }
         }
         for (i, s) in self.timeline.iter().enumerate() {
             if usize::from(s.index) != i {

@@ -153,6 +153,10 @@ pub struct SessionOptions {
     pub submission_ttl_seconds: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_time_limit_ms: Option<u32>,
+    /// The screen-light reflection step (default on). Off is the no-flash path for a user
+    /// who asks for it; the plan, and so the verdict, records which path ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light_challenge: Option<bool>,
 }
 
 impl SessionOptions {
@@ -242,6 +246,11 @@ impl SessionOptions {
             )));
         }
         Ok(n)
+    }
+
+    /// Whether the plan carries the screen-light step.
+    pub fn light_challenge(&self) -> bool {
+        self.light_challenge.unwrap_or(true)
     }
 
     pub fn session_ttl_seconds(&self) -> Result<u32> {

@@ -21,15 +21,22 @@
 //!    100·uniform(6)`. Coordinates are thousandths of the preview's width and height, origin
 //!    top-left, as the user sees the screen.
 //! 6. Time limits: `step_ms` per step; a FollowText step gets its path's duration on top.
+//! 7. With the light step (the default), the plan is version 2 and carries
+//!    [`LightSpec`]; the steps above are drawn exactly the same. The colours themselves are
+//!    drawn on the device (see [`crate::light`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::encoding::{Nonce, parse_strict_json};
 use crate::error::{ProtocolError, Result};
+use crate::light::LightSpec;
 use crate::options::{ChallengeKind, SessionOptions, limits};
 
-pub const PLAN_VERSION: u32 = 1;
+/// The newest plan version: 2 adds the screen-light step. A plan without it is written as
+/// version 1, byte for byte what older servers and devices know.
+pub const PLAN_VERSION: u32 = 2;
+const PLAN_VERSION_WITHOUT_LIGHT: u32 = 1;
 const DOMAIN: &[u8] = b"liveness-plan/v1";
 const FOLLOW_WAYPOINTS: usize = 5;
 const MAX_PLAN_BYTES: usize = 16 * 1024;
@@ -63,6 +70,9 @@ pub struct ChallengePlan {
     pub nonce: Nonce,
     pub steps: Vec<PlannedStep>,
     pub total_time_limit_ms: u32,
+    /// The screen-light step (version 2 plans); absent when the session runs without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub light: Option<LightSpec>,
 }
 
 /// The canonical option string of step 1 of the derivation (validated options).
@@ -88,7 +98,7 @@ pub fn derive_plan(nonce: &Nonce, options: &SessionOptions) -> Result<ChallengeP
     let mut kinds = options.kinds_to_draw_from()?;
     let count = usize::from(options.challenge_count()?);
     let step_ms = options.step_time_limit_ms()?;
-    let mut stream = WordStream::new(nonce, canonical.as_bytes());
+    let mut stream = WordStream::new(DOMAIN, nonce, canonical.as_bytes());
 
     for i in 0..count {
         let j = i + stream.uniform((kinds.len() - i) as u32) as usize;
@@ -112,11 +122,17 @@ pub fn derive_plan(nonce: &Nonce, options: &SessionOptions) -> Result<ChallengeP
         step.follow_path = Some(path);
     }
     let total_time_limit_ms = steps.iter().map(|s| s.time_limit_ms).sum();
+    let light = options.light_challenge().then(LightSpec::current);
     Ok(ChallengePlan {
-        version: PLAN_VERSION,
+        version: if light.is_some() {
+            PLAN_VERSION
+        } else {
+            PLAN_VERSION_WITHOUT_LIGHT
+        },
         nonce: *nonce,
         steps,
         total_time_limit_ms,
+        light,
     })
 }
 
@@ -145,8 +161,10 @@ fn follow_path(stream: &mut WordStream) -> Vec<Waypoint> {
     path
 }
 
-/// SHA-256 in counter mode over the nonce and the canonical options.
-struct WordStream<'a> {
+/// SHA-256 in counter mode over a domain, the nonce and a context (the canonical options for
+/// the plan, the device's salt for the light sequence).
+pub(crate) struct WordStream<'a> {
+    domain: &'a [u8],
     nonce: &'a Nonce,
     canonical: &'a [u8],
     counter: u32,
@@ -155,8 +173,9 @@ struct WordStream<'a> {
 }
 
 impl<'a> WordStream<'a> {
-    fn new(nonce: &'a Nonce, canonical: &'a [u8]) -> Self {
+    pub(crate) fn new(domain: &'a [u8], nonce: &'a Nonce, canonical: &'a [u8]) -> Self {
         Self {
+            domain,
             nonce,
             canonical,
             counter: 0,
@@ -168,7 +187,7 @@ impl<'a> WordStream<'a> {
     fn next_word(&mut self) -> u32 {
         if self.used == 8 {
             let mut h = Sha256::new();
-            h.update(DOMAIN);
+            h.update(self.domain);
             h.update([0u8]);
             h.update(self.nonce.0);
             h.update(self.canonical);
@@ -188,7 +207,7 @@ impl<'a> WordStream<'a> {
     }
 
     /// Uniform in `0..n` without modulo bias; `n` must be at least 1.
-    fn uniform(&mut self, n: u32) -> u32 {
+    pub(crate) fn uniform(&mut self, n: u32) -> u32 {
         let n = u64::from(n.max(1));
         let limit = (1u64 << 32) - ((1u64 << 32) % n);
         loop {
@@ -210,11 +229,21 @@ impl ChallengePlan {
 
     /// Structural checks: version, step count and numbering, path bounds, time limits.
     pub fn validate(&self) -> Result<()> {
-        if self.version != PLAN_VERSION {
-            return Err(ProtocolError::UnsupportedFormatVersion {
-                found: self.version.to_string(),
-                supported: PLAN_VERSION,
-            });
+        match (self.version, &self.light) {
+            (PLAN_VERSION_WITHOUT_LIGHT, None) => {}
+            (PLAN_VERSION, Some(light)) => light.validate()?,
+            (PLAN_VERSION_WITHOUT_LIGHT | PLAN_VERSION, _) => {
+                return Err(ProtocolError::invalid(
+                    "light",
+                    "a version 2 plan has the light step and a version 1 plan does not",
+                ));
+            }
+            (found, _) => {
+                return Err(ProtocolError::UnsupportedFormatVersion {
+                    found: found.to_string(),
+                    supported: PLAN_VERSION,
+                });
+            }
         }
         let max = usize::from(limits::MAX_CHALLENGES);
         if self.steps.is_empty() || self.steps.len() > max {
@@ -391,7 +420,7 @@ mod tests {
         bad.steps[1].kind = bad.steps[0].kind;
         assert!(bad.validate().is_err());
         let mut bad = plan.clone();
-        bad.version = 2;
+        bad.version = 3;
         assert!(matches!(
             bad.validate(),
             Err(ProtocolError::UnsupportedFormatVersion { .. })

@@ -9,6 +9,7 @@ use sha2::{Digest as _, Sha256};
 use crate::device::{DeviceSigningKey, SignedManifestWire};
 use crate::encoding::{Nonce, Sha256Digest, b64url_encode};
 use crate::error::Result;
+use crate::light::{LightColour, derive_light, salt_hex};
 use crate::jose::sign_response;
 use crate::manifest::{
     CheckScore, DeviceInfo, EvidenceManifest, FrameRecord, FrameRole, LandmarkSummary,
@@ -24,6 +25,9 @@ use crate::webhook::sign_webhook;
 pub struct ReferenceVectors {
     pub description: String,
     pub plans: Vec<PlanVector>,
+    /// Light sequences for (nonce, salt) pairs (see `crate::light`).
+    #[serde(default)]
+    pub lights: Vec<LightVector>,
     pub manifest: ManifestVector,
     pub verdict: VerdictVector,
     pub signed_response: SignedResponseVector,
@@ -35,6 +39,13 @@ pub struct PlanVector {
     pub options: SessionOptions,
     pub canonical_options: String,
     pub plan: ChallengePlan,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LightVector {
+    pub nonce: Nonce,
+    pub salt: String,
+    pub colours: Vec<LightColour>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +115,10 @@ pub fn reference_vectors(seed: &[u8; 32], now: i64) -> Result<ReferenceVectors> 
             challenge_count: Some(5),
             ..Default::default()
         },
+        SessionOptions {
+            light_challenge: Some(false),
+            ..Default::default()
+        },
     ];
     let mut plans = Vec::new();
     for (i, options) in plan_options.into_iter().enumerate() {
@@ -115,6 +130,20 @@ pub fn reference_vectors(seed: &[u8; 32], now: i64) -> Result<ReferenceVectors> 
             options,
         });
     }
+
+    let lights = (0..4u8)
+        .map(|i| {
+            let mut n = nonce;
+            n.0[1] ^= i;
+            let mut salt = [0u8; 16];
+            salt.copy_from_slice(&derive(seed, &format!("light-salt-{i}"))[..16]);
+            LightVector {
+                nonce: n,
+                salt: salt_hex(&salt),
+                colours: derive_light(&n, &salt),
+            }
+        })
+        .collect();
 
     let device = DeviceSigningKey::from_seed(&derive(seed, "device"));
     let frames: Vec<Vec<u8>> = (0..3)
@@ -167,6 +196,7 @@ pub fn reference_vectors(seed: &[u8; 32], now: i64) -> Result<ReferenceVectors> 
                       unpadded base64url. See rust-core/protocol for the rules."
             .into(),
         plans,
+        lights,
         manifest: ManifestVector {
             signed: signed.to_wire(),
             frames: frames.iter().map(b64url_encode).collect(),
@@ -272,5 +302,6 @@ pub fn sample_manifest(
             reason: None,
         }],
         attestation: None,
+        light: None,
     })
 }
