@@ -128,8 +128,7 @@ pub struct LightRecord {
 impl LightRecord {
     pub fn salt_bytes(&self) -> Result<[u8; SALT_BYTES]> {
         let bad = || ProtocolError::invalid("light.salt", "must be 32 lowercase hex digits");
-        if self.salt.len() != SALT_BYTES * 2 || self.salt.bytes().any(|b| b.is_ascii_uppercase())
-        {
+        if self.salt.len() != SALT_BYTES * 2 || self.salt.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(bad());
         }
         let mut out = [0u8; SALT_BYTES];

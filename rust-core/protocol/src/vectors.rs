@@ -9,8 +9,8 @@ use sha2::{Digest as _, Sha256};
 use crate::device::{DeviceSigningKey, SignedManifestWire};
 use crate::encoding::{Nonce, Sha256Digest, b64url_encode};
 use crate::error::Result;
-use crate::light::{LightColour, derive_light, salt_hex};
 use crate::jose::sign_response;
+use crate::light::{LightColour, derive_light, salt_hex};
 use crate::manifest::{
     CheckScore, DeviceInfo, EvidenceManifest, FrameRecord, FrameRole, LandmarkSummary,
     MANIFEST_FORMAT_VERSION, ModelInfo, SdkInfo, StepRecord, StepResult,
