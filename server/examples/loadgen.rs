@@ -98,7 +98,7 @@ fn prepare(args: &[String]) {
         let created: Value = http
             .post(format!("{server}/v1/sessions"))
             .bearer_auth(&api_key)
-            .json(&json!({"available_actions": kinds, "challenge_count": challenges}))
+            .json(&json!({"available_actions": kinds, "challenge_count": challenges, "light_challenge": false}))
             .send()
             .unwrap()
             .json()
@@ -167,6 +167,7 @@ fn prepare(args: &[String]) {
             failure: None,
             checks: vec![],
             timeline,
+            light: None,
         };
         let evidence = store.finish(&info, &outcome).unwrap();
         // A key per session, as on distinct phones (one key would hit the device cool-down).

@@ -12,7 +12,7 @@
 //! deliveries are claimed with expiring leases, rate limits are database counters.
 //!
 //! Data flow, by module: [`api`] (HTTP) → [`store`] (SQL) → [`worker`] (claims jobs) →
-//! [`verify`] (evidence and model checks) → [`keys`] (verdict signatures) → [`webhooks`];
+//! [`verify`] (evidence and model checks, [`light`] for the screen-light step) → [`keys`] (verdict signatures) → [`webhooks`];
 //! [`ending`] closes the sessions that end without evidence (cancelled, or never uploaded).
 
 #![forbid(unsafe_code)]
@@ -26,6 +26,7 @@ pub mod db;
 pub mod ending;
 pub mod error;
 pub mod keys;
+pub mod light;
 pub mod metrics;
 pub mod ratelimit;
 pub mod server;

@@ -77,6 +77,8 @@ pub struct RecheckConfig {
     /// Slack on each step's time limit and on frame timestamps.
     pub timing_slack_ms: u32,
     pub flat_residual: f32,
+    /// The light step's bounds: the device's own, applied to the tiles it sent.
+    pub light: liveness_light::Thresholds,
 }
 
 impl Default for RecheckConfig {
@@ -95,6 +97,7 @@ impl Default for RecheckConfig {
             max_occlusion: e.max_occlusion + 0.05,
             timing_slack_ms: 1000,
             flat_residual: FLAT_RESIDUAL,
+            light: e.light,
         }
     }
 }
@@ -234,9 +237,42 @@ pub fn recheck(
     }
     reasons.push(reason("timing", true, None, None));
 
-    // The models on every frame.
+    // The light step, from the tiles: a face that did not reflect the colours, or reflected
+    // them late or flat, decides the verdict before anything else.
+    if let Some(light) = crate::light::recheck_light(manifest, plan, frames, &config.light) {
+        // The measurement is named even when it passed: it is what the verdict rests on.
+        let why = Some(match light.code {
+            Some(c) => format!("{c}: {}", light.detail),
+            None => light.detail.clone(),
+        });
+        reasons.push(reason(
+            liveness_light::CHECK,
+            light.passed,
+            Some(light.score),
+            why,
+        ));
+        if !light.passed {
+            let (verdict, message) = if light.not_seen() {
+                (VerdictKind::Inconclusive, ResultMessage::LightNotSeen)
+            } else {
+                (VerdictKind::Spoof, ResultMessage::SpoofSuspected)
+            };
+            let confidence = spoof_confidence(&reasons);
+            return finish(reasons, ResultStatus::Success, verdict, confidence, message);
+        }
+    }
+
+    // The models on every frame (the light mosaic is not a picture of a face).
     let mut measured = Vec::with_capacity(frames.len());
     for (record, bytes) in manifest.frames.iter().zip(frames) {
+        if record.role == FrameRole::LightTiles {
+            measured.push(Measured {
+                face_count: 0,
+                signals: None,
+                points: Vec::new(),
+            });
+            continue;
+        }
         match measure(pipeline, bytes, record.width, record.height) {
             Ok(m) => measured.push(m),
             Err(why) => {
@@ -268,7 +304,7 @@ pub fn recheck(
         .frames
         .iter()
         .zip(&measured)
-        .filter(|(_, m)| m.signals.is_none())
+        .filter(|(r, m)| r.role != FrameRole::LightTiles && m.signals.is_none())
         .map(|(r, _)| r.index)
         .collect();
     if !faceless.is_empty() {
@@ -525,10 +561,13 @@ fn eyes(s: &FaceSignals) -> f32 {
 fn incomplete_message(code: &str) -> Option<ResultMessage> {
     let guidance = Guidance::ALL.iter().any(|g| g.code() == code);
     Some(match code {
-        "no_face" | "face_lost" => ResultMessage::NoFace,
+        "no_face" | "face_lost" | liveness_light::reasons::NO_FACE => ResultMessage::NoFace,
         "multiple_faces" => ResultMessage::MultipleFaces,
         "face_occluded" => ResultMessage::FaceOccluded,
         "timed_out" | "incomplete" | "not_neutral" => ResultMessage::TimedOut,
+        // The screen's light never showed (daylight, a far face) and the second run was cut
+        // short: not live, and no evidence of an attack either.
+        liveness_light::reasons::NO_REFLECTION => ResultMessage::LightNotSeen,
         _ if guidance => ResultMessage::TimedOut,
         _ => return None,
     })

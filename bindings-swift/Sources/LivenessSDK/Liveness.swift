@@ -62,6 +62,12 @@ public final class Liveness: @unchecked Sendable {
     }
 
     /// The camera stopped: the session sees the end of the frames.
+    /// The light step: colour `index` of a `.screen` event is on the glass since `timestampMs`,
+    /// in the frames' clock (host time, as `CMSampleBuffer` presentation times use).
+    public func screenPresented(index: UInt8, timestampMs: UInt64) {
+        session.screenPresented(index: index, tMs: timestampMs)
+    }
+
     public func endOfFrames() {
         session.endOfFrames()
     }

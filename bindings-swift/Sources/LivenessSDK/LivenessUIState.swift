@@ -19,6 +19,12 @@ public struct LivenessUIState: Equatable, Sendable {
     public var localPassed: Bool?
     public var resultStatus: String?
     public var errorCode: String?
+    /// The light step's colour to paint full screen around the preview (0...1 RGB) and its
+    /// index for `Liveness.screenPresented`; nil outside the flashes.
+    public var screenColor: (red: Double, green: Double, blue: Double)?
+    public var screenIndex: UInt8?
+    /// The light step is under way: full brightness, the notice announced.
+    public var lightStep: Bool { promptCode == "light_check" }
 
     public init(challenges: [Challenge] = []) {
         self.challenges = challenges
@@ -50,6 +56,8 @@ public struct LivenessUIState: Equatable, Sendable {
             guidanceCode = nil
             guidanceText = nil
             target = nil
+            screenColor = nil
+            screenIndex = nil
         case .submitting:
             phase = .submitting
         case let .finished(_, status):
@@ -59,6 +67,16 @@ public struct LivenessUIState: Equatable, Sendable {
         case let .failed(code, _):
             phase = .failed
             errorCode = code
+            screenColor = nil
+            screenIndex = nil
+        case let .screen(index, red, green, blue):
+            if let r = red, let g = green, let b = blue {
+                screenColor = (Double(r) / 255, Double(g) / 255, Double(b) / 255)
+                screenIndex = index
+            } else {
+                screenColor = nil
+                screenIndex = nil
+            }
         }
     }
 

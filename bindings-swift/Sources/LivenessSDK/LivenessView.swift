@@ -3,9 +3,11 @@ import AVFoundation
 import SwiftUI
 import UIKit
 
-/// Drives a `LivenessView`: the camera, the session, and the UI state on the main actor.
+/// Drives a `LivenessView`: the camera, the session, and the UI state on the main actor. During
+/// the light step it raises the screen to full brightness (restored after), announces the
+/// photosensitivity notice to VoiceOver, and reports when each colour reached the glass.
 @MainActor
-public final class LivenessViewModel: ObservableObject {
+public final class LivenessViewModel: NSObject, ObservableObject {
     @Published public private(set) var state: LivenessUIState
     public let liveness: Liveness
     public let camera = LivenessCamera()
@@ -14,6 +16,7 @@ public final class LivenessViewModel: ObservableObject {
     public init(liveness: Liveness) {
         self.liveness = liveness
         state = LivenessUIState(challenges: liveness.info.challenges)
+        super.init()
     }
 
     /// Camera permission, camera, session, server: the outcome either way. The camera is
@@ -43,14 +46,58 @@ public final class LivenessViewModel: ObservableObject {
         }
     }
 
+    private func lightStep(started: Bool) {
+        if started {
+            brightnessBefore = UIScreen.main.brightness
+            UIScreen.main.brightness = 1
+            if UIAccessibility.isVoiceOverRunning {
+                UIAccessibility.post(notification: .announcement, argument: LivenessStrings.ui("liveness_light_notice"))
+            }
+        } else if let before = brightnessBefore {
+            UIScreen.main.brightness = before
+            brightnessBefore = nil
+        }
+    }
+
+    /// The colour shows on the next refresh: the display link's target time is when, on the
+    /// host clock that AVFoundation's sample buffers are stamped with.
+    private func reportPresentation(of index: UInt8) {
+        pendingPresentation = index
+        if displayLink == nil {
+            let link = CADisplayLink(target: self, selector: #selector(displayed(_:)))
+            link.add(to: .main, forMode: .common)
+            displayLink = link
+        }
+    }
+
+    @objc private func displayed(_ link: CADisplayLink) {
+        guard let index = pendingPresentation else { return }
+        pendingPresentation = nil
+        liveness.screenPresented(index: index, timestampMs: UInt64(max(link.targetTimestamp, 0) * 1000))
+        link.invalidate()
+        displayLink = nil
+    }
+
     /// The app went to the background: release the camera; the session ends as cancelled.
     public func cancel() {
         liveness.cancel()
         camera.stop()
+        if brightnessBefore != nil { lightStep(started: false) }
     }
 
+    private var brightnessBefore: CGFloat?
+    private var displayLink: CADisplayLink?
+    private var pendingPresentation: UInt8?
+
     private func apply(_ event: LivenessEvent) {
+        let wasLight = state.lightStep
         state.apply(event)
+        if state.lightStep != wasLight {
+            lightStep(started: state.lightStep)
+        }
+        if case .screen = event, let index = state.screenIndex {
+            reportPresentation(of: index)
+        }
         // VoiceOver reads each new instruction once, without the user moving focus.
         if let prompt = state.localizedPrompt, prompt != announcedPrompt, UIAccessibility.isVoiceOverRunning {
             announcedPrompt = prompt
@@ -101,9 +148,18 @@ public struct LivenessView: View {
     private var session: some View {
         GeometryReader { geometry in
             ZStack {
-                CameraPreview(session: model.camera.captureSession)
-                    .accessibilityLabel(Text(LivenessStrings.ui("liveness_cd_camera_preview")))
-                FaceOval(ok: model.state.guidanceCode == nil, size: geometry.size)
+                if let c = model.state.screenColor {
+                    // The light step: the colour full screen, the preview small in the middle.
+                    Color(red: c.red, green: c.green, blue: c.blue).ignoresSafeArea()
+                    CameraPreview(session: model.camera.captureSession)
+                        .frame(width: geometry.size.width * 0.5, height: geometry.size.width * 0.66)
+                        .clipShape(Ellipse())
+                        .accessibilityLabel(Text(LivenessStrings.ui("liveness_cd_camera_preview")))
+                } else {
+                    CameraPreview(session: model.camera.captureSession)
+                        .accessibilityLabel(Text(LivenessStrings.ui("liveness_cd_camera_preview")))
+                    FaceOval(ok: model.state.guidanceCode == nil, size: geometry.size)
+                }
                 if let target = model.state.target {
                     Text(LivenessStrings.ui("liveness_follow_target"))
                         .font(.headline)

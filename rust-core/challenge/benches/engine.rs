@@ -50,6 +50,7 @@ fn trace() -> Vec<Observation> {
                 }),
                 frame_brightness: 0.5,
                 signature,
+                light_tile: None,
             }
         })
         .collect()
@@ -64,6 +65,7 @@ fn plan() -> ChallengePlan {
         follow_path: None,
     };
     ChallengePlan {
+        light: None,
         version: 1,
         nonce: Nonce([0; 32]),
         steps: vec![
@@ -117,9 +119,26 @@ fn check_trace() {
     }
 }
 
+/// What the light step adds per frame on the device: the face tile cut from a 640×480
+/// frame and its region means (the fit itself runs once, at the step's end).
+fn light_tile(c: &mut Criterion) {
+    let (w, h) = (640u32, 480u32);
+    let rgb: Vec<u8> = (0..w * h * 3).map(|i| (i % 251) as u8).collect();
+    let Ok(frame) = liveness_frame::Frame::rgb8(&rgb, w, h, w as usize * 3) else {
+        return;
+    };
+    c.bench_function("light step/tile + region means, per frame (640x480)", |b| {
+        b.iter(|| {
+            liveness_light::cut_tile(black_box(&frame), [220.0, 130.0, 200.0, 220.0])
+                .and_then(|t| liveness_light::region_means(&t))
+        })
+    });
+}
+
 fn engine_checked(c: &mut Criterion) {
     check_trace();
     engine(c);
+    light_tile(c);
 }
 
 criterion_group!(benches, engine_checked);

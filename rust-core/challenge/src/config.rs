@@ -45,6 +45,10 @@ pub struct EngineConfig {
     /// A guidance message must hold this long before it shows or clears (no flicker).
     pub debounce_ms: u32,
     pub checks: Checks,
+    /// The light step: the face must be at least this large (fraction of the frame) to be
+    /// lit enough by the screen, and the reflection's decision bounds.
+    pub light_min_face_size: f32,
+    pub light: liveness_light::Thresholds,
 }
 
 /// Checks that need no anti-spoofing model, each on or off.
@@ -92,6 +96,8 @@ impl Default for EngineConfig {
                 three_d: true,
                 temporal: true,
             },
+            light_min_face_size: 0.15,
+            light: liveness_light::Thresholds::default(),
         }
     }
 }

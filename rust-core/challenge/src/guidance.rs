@@ -17,11 +17,13 @@ pub enum Guidance {
     NotCentered,
     Blurry,
     HoldStill,
+    /// The screen's light did not show on the face: strong room light or a far face.
+    ScreenLightWeak,
 }
 
 impl Guidance {
     /// Every message, highest priority first (hosts check their translations against it).
-    pub const ALL: [Guidance; 10] = [
+    pub const ALL: [Guidance; 11] = [
         Self::NoFace,
         Self::MultipleFaces,
         Self::FaceOccluded,
@@ -32,6 +34,7 @@ impl Guidance {
         Self::NotCentered,
         Self::Blurry,
         Self::HoldStill,
+        Self::ScreenLightWeak,
     ];
 
     pub fn code(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Guidance {
             Self::NotCentered => "not_centered",
             Self::Blurry => "blurry",
             Self::HoldStill => "hold_still",
+            Self::ScreenLightWeak => "screen_light_weak",
         }
     }
 
@@ -61,6 +65,7 @@ impl Guidance {
             Self::NotCentered => "Centre your face in the frame",
             Self::Blurry => "Hold the phone steady",
             Self::HoldStill => "Hold still",
+            Self::ScreenLightWeak => "Move out of direct light and hold the phone a little closer",
         }
     }
 }

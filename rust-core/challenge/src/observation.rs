@@ -52,6 +52,9 @@ pub struct Observation {
     /// A coarse luma sample of the frame (64 points): identical samples on consecutive
     /// frames mean a frozen or duplicated frame.
     pub signature: [u8; 64],
+    /// The light step's face tile (see `liveness_light::cut_tile`), on frames where the
+    /// engine asked for it ([`crate::Session::wants_light_tiles`]).
+    pub light_tile: Option<Arc<Vec<u8>>>,
 }
 
 impl Observation {
@@ -97,7 +100,18 @@ impl Observation {
             face,
             frame_brightness: analysis.frame_brightness,
             signature: signature(frame),
+            light_tile: None,
         }
+    }
+
+    /// Adds the light step's tile of `frame` around the observed face.
+    pub fn with_light_tile(mut self, frame: &Frame) -> Self {
+        self.light_tile = self
+            .face
+            .as_ref()
+            .and_then(|f| liveness_light::cut_tile(frame, f.face_box))
+            .map(Arc::new);
+        self
     }
 }
 

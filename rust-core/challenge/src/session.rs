@@ -12,8 +12,10 @@ use crate::detectors::{Baseline, Detector, Step};
 use crate::error::EngineError;
 use crate::geometry::homography_residual;
 use crate::guidance::{Allow, Debouncer, Guidance, assess};
+use crate::light_step::{LightOutcome, LightProgress, LightStep, ScreenRequest};
 use crate::observation::{FaceObservation, Observation};
 use crate::temporal::Temporal;
+use liveness_protocol::light::SALT_BYTES;
 
 /// What the user is asked to do now.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +29,8 @@ pub enum Prompt {
         kind: ChallengeKind,
         target: Option<[f32; 2]>,
     },
+    /// Hold still, looking at the screen, while it changes colour (the light step).
+    LightCheck,
     /// Come back to a neutral pose before the next challenge.
     ReturnToCenter,
     Done,
@@ -48,6 +52,8 @@ pub enum Event {
     Finished {
         passed: bool,
     },
+    /// Paint this colour (or go back to the normal view): the light step.
+    Screen(ScreenRequest),
 }
 
 /// Keep this frame as evidence: the evidence store keeps the best (highest `quality`) frame
@@ -88,6 +94,8 @@ pub struct Outcome {
     pub failure: Option<&'static str>,
     pub checks: Vec<CheckOutcome>,
     pub timeline: Vec<StepRecord>,
+    /// The light step's judged run, when it ran to the end.
+    pub light: Option<Box<LightOutcome>>,
 }
 
 enum Phase {
@@ -105,6 +113,7 @@ enum Phase {
         start_landmarks: Option<Landmarks>,
         peak_landmarks: Option<(f32, Landmarks)>,
     },
+    Light(Box<LightStep>),
     Neutral {
         next: usize,
         since: Option<u64>,
@@ -130,6 +139,8 @@ pub struct Session {
     parallax: Vec<(Landmarks, Landmarks)>,
     /// (ms since start, yaw, pitch) of the last 400 ms.
     recent: std::collections::VecDeque<[f32; 3]>,
+    light_salts: [[u8; SALT_BYTES]; 2],
+    light: Option<Box<LightOutcome>>,
     outcome: Option<Outcome>,
 }
 
@@ -156,6 +167,7 @@ impl Session {
         config.validate()?;
         plan.validate()
             .map_err(|e| EngineError::Plan(e.to_string()))?;
+        let plan_nonce = plan.nonce;
         Ok(Self {
             plan,
             config,
@@ -170,8 +182,31 @@ impl Session {
             timeline: Vec::new(),
             parallax: Vec::new(),
             recent: Default::default(),
+            light_salts: default_salts(&plan_nonce),
+            light: None,
             outcome: None,
         })
+    }
+
+    /// The two salts the light step draws its colours with (a second run gets the second).
+    /// Hosts pass fresh random ones; without this call they come from the nonce, which makes
+    /// the colours as predictable as the plan (tests and replays only).
+    pub fn with_light_salts(mut self, salts: [[u8; SALT_BYTES]; 2]) -> Self {
+        self.light_salts = salts;
+        self
+    }
+
+    /// Whether the next frames should carry a light tile ([`Observation::with_light_tile`]).
+    pub fn wants_light_tiles(&self) -> bool {
+        matches!(self.phase, Phase::Light(_))
+    }
+
+    /// The host's report that light colour `index` reached the screen at `t_ms` (the
+    /// frames' clock).
+    pub fn screen_presented(&mut self, index: u8, t_ms: u64) {
+        if let Phase::Light(step) = &mut self.phase {
+            step.presented(index, t_ms);
+        }
     }
 
     /// Whether the next frames should carry the iris model's lid opening: during the
@@ -184,7 +219,7 @@ impl Session {
                 self.plan.steps.get(*next).map(|s| s.kind) == Some(ChallengeKind::BlinkEyes)
             }
             Phase::Step { detector, .. } => detector.wants_lids(),
-            Phase::Done => false,
+            Phase::Light(_) | Phase::Done => false,
         }
     }
 
@@ -199,6 +234,7 @@ impl Session {
         // the guidance on screen, then plain "incomplete".
         let reason = match &self.phase {
             Phase::Step { detector, .. } => detector.timeout_reason(),
+            Phase::Light(step) => step.timeout_reason(),
             _ => None,
         }
         .or_else(|| self.debouncer.shown().map(Guidance::code))
@@ -311,11 +347,18 @@ impl Session {
                         if t - began >= u64::from(c.baseline_ms) {
                             self.baseline = Some(Baseline::from(samples));
                             events.push(Event::BaselineCaptured);
-                            self.phase = Phase::Neutral {
-                                next: 0,
-                                since: Some(t),
-                                entered: t,
-                                sizes: vec![f.face_size],
+                            self.phase = if self.plan.light.is_some() {
+                                Phase::Light(Box::new(LightStep::new(
+                                    self.plan.nonce,
+                                    self.light_salts,
+                                )))
+                            } else {
+                                Phase::Neutral {
+                                    next: 0,
+                                    since: Some(t),
+                                    entered: t,
+                                    sizes: vec![f.face_size],
+                                }
                             };
                         }
                         (Allow::default(), Prompt::LookAtCamera, p.min(1.0), 0.0)
@@ -327,6 +370,35 @@ impl Session {
                         *since = None;
                         samples.clear();
                         (Allow::default(), Prompt::LookAtCamera, 0.0, 0.0)
+                    }
+                }
+            }
+            Phase::Light(step) => {
+                let usable = obs.face_count == 1 && assess(obs, &c, Allow::default()).is_none();
+                match step.push(obs, usable, &c) {
+                    LightProgress::Running {
+                        screen,
+                        guidance,
+                        progress,
+                    } => {
+                        events.extend(screen.map(Event::Screen));
+                        hint = guidance;
+                        (Allow::default(), Prompt::LightCheck, progress, 0.0)
+                    }
+                    LightProgress::Done { screen, outcome } => {
+                        events.extend(screen.map(Event::Screen));
+                        let failure = outcome.judgement.reason;
+                        self.light = Some(outcome);
+                        if let Some(reason) = failure {
+                            return Ok(self.fail(reason, events));
+                        }
+                        self.phase = Phase::Neutral {
+                            next: 0,
+                            since: Some(t),
+                            entered: t,
+                            sizes: obs.face.iter().map(|f| f.face_size).collect(),
+                        };
+                        (Allow::default(), Prompt::ReturnToCenter, 1.0, 0.0)
                     }
                 }
             }
@@ -766,6 +838,24 @@ impl Session {
                 });
             }
         }
+        if let Some(light) = &self.light {
+            let j = &light.judgement;
+            checks.push(CheckOutcome {
+                check: liveness_light::CHECK,
+                passed: j.passed,
+                score: j.score,
+                reason: j.reason.map(|r| format!("{r}: {}", j.detail())),
+            });
+        } else if self.plan.light.is_some() && failure.is_none() {
+            // Every step passed, so the light step must have: a plan with light never gets
+            // here without it.
+            checks.push(CheckOutcome {
+                check: liveness_light::CHECK,
+                passed: false,
+                score: 0.0,
+                reason: Some("the light step did not run".into()),
+            });
+        }
         let passed = checks.iter().all(|c| c.passed);
         let failure = failure.or_else(|| checks.iter().find(|c| !c.passed).map(|c| c.check));
         Outcome {
@@ -773,8 +863,20 @@ impl Session {
             failure,
             checks,
             timeline: self.timeline.clone(),
+            light: self.light.clone(),
         }
     }
+}
+
+/// Salts from the nonce alone (see [`Session::with_light_salts`]).
+fn default_salts(nonce: &liveness_protocol::Nonce) -> [[u8; SALT_BYTES]; 2] {
+    let mut out = [[0u8; SALT_BYTES]; 2];
+    for (k, salt) in out.iter_mut().enumerate() {
+        for (i, b) in salt.iter_mut().enumerate() {
+            *b = nonce.0[(i + 16 * k) % 32] ^ 0x5a;
+        }
+    }
+    out
 }
 
 /// Distance steps measure from where the user is when they start; every other step from the

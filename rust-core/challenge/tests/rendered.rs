@@ -39,6 +39,7 @@ fn plan(kinds: &[ChallengeKind], follow: Option<&[[f32; 3]]>) -> ChallengePlan {
         .collect();
     let total_time_limit_ms = steps.iter().map(|s| s.time_limit_ms).sum();
     ChallengePlan {
+        light: None,
         version: 1,
         nonce: Nonce([0; 32]),
         steps,

@@ -42,6 +42,7 @@ fn plan(kinds: &[ChallengeKind]) -> ChallengePlan {
         .collect();
     let total_time_limit_ms = steps.iter().map(|s| s.time_limit_ms).sum();
     ChallengePlan {
+        light: None,
         version: 1,
         nonce: Nonce([0; 32]),
         steps,
@@ -107,6 +108,7 @@ fn run_with(
         signature[0] = i as u8;
         signature[1] = (i >> 8) as u8;
         let obs = Observation {
+            light_tile: None,
             t_ms: t,
             face_count: count,
             face: f,
@@ -470,6 +472,7 @@ fn temporal_check(
         let mut sig = [0u8; 64];
         sig[0] = signature(i);
         let obs = Observation {
+            light_tile: None,
             t_ms: t(i),
             face_count: 1,
             face: Some(f),
@@ -566,6 +569,7 @@ fn a_unix_millisecond_camera_clock_works() {
         let mut signature = [0u8; 64];
         signature[0] = i as u8;
         let obs = Observation {
+            light_tile: None,
             t_ms: base + i * FRAME_MS,
             face_count: 1,
             face: Some(f),
@@ -605,6 +609,7 @@ fn stopping_mid_step_records_the_step_as_failed() {
     let mut s = Session::new(plan(&[HeadLeft, BlinkEyes]), EngineConfig::default()).unwrap();
     for i in 0..60u64 {
         let obs = Observation {
+            light_tile: None,
             t_ms: 1_000_000 + i * FRAME_MS,
             face_count: 1,
             face: Some(face()),

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use liveness_challenge::{Capture, Outcome};
 use liveness_frame::{Affine2, Frame, FrameError};
+use liveness_protocol::light::{LightRecord, salt_hex};
 use liveness_protocol::manifest::{
     Attestation, CheckScore, DeviceInfo, FrameRecord, LandmarkSummary, MANIFEST_FORMAT_VERSION,
     ModelInfo, SdkInfo,
@@ -93,6 +94,8 @@ fn slot(c: &Capture) -> Slot {
         FrameRole::Photo => (0, 0, 0),
         FrameRole::Baseline => (1, c.challenge_index.unwrap_or(0), 0),
         FrameRole::ChallengePeak => (1, c.challenge_index.unwrap_or(0), 1),
+        // The light tiles come from the outcome, never from a capture.
+        FrameRole::LightTiles => (2, 0, 0),
     }
 }
 
@@ -246,17 +249,7 @@ impl EvidenceStore {
                     smile: s.smile,
                 }
             }
-            None => LandmarkSummary {
-                face_count: 0,
-                face_box: [0.0; 4],
-                yaw_deg: 0.0,
-                pitch_deg: 0.0,
-                roll_deg: 0.0,
-                left_eye_openness: 0.0,
-                right_eye_openness: 0.0,
-                mouth_openness: 0.0,
-                smile: 0.0,
-            },
+            None => empty_landmarks(),
         };
         Ok(Kept {
             quality,
@@ -289,13 +282,61 @@ impl EvidenceStore {
             e.insert(self.fallback.as_ref().ok_or(EvidenceError::NoFrames)?);
         }
         let first = self.first_t_ms.unwrap_or(0);
+        let rel = |t: u64| t.saturating_sub(first).min(u64::from(u32::MAX)) as u32;
+        // The light tiles as one mosaic at a fixed high quality: the server re-measures
+        // colour from them, which coarse quantisation would bias.
+        let light = outcome
+            .light
+            .as_deref()
+            .filter(|l| l.presented_ms.len() == usize::from(liveness_protocol::light::COLOURS))
+            .filter(|l| !l.tiles.is_empty())
+            .map(|l| {
+                let tiles: Vec<Vec<u8>> = l
+                    .tiles
+                    .iter()
+                    .take(liveness_protocol::light::MAX_TILES)
+                    .map(|(_, t)| t.to_vec())
+                    .collect();
+                let (w, h, rgb) = liveness_light::mosaic(&tiles, LIGHT_COLUMNS);
+                let kept = Kept {
+                    quality: 1.0,
+                    t_ms: l.tiles[0].0,
+                    rgb,
+                    width: w as u32,
+                    height: h as u32,
+                    landmarks: empty_landmarks(),
+                };
+                let bytes = jpeg(&kept, LIGHT_JPEG_QUALITY)?;
+                let record = LightRecord {
+                    version: liveness_protocol::light::LIGHT_VERSION,
+                    salt: salt_hex(&l.salt),
+                    attempt: l.attempt,
+                    presented_ms: l.presented_ms.iter().map(|&t| rel(t)).collect(),
+                    restored_ms: rel(l.restored_ms),
+                    reported: l.reported,
+                    tiles_ms: l
+                        .tiles
+                        .iter()
+                        .take(tiles.len())
+                        .map(|(t, _)| rel(*t))
+                        .collect(),
+                    tile_side: liveness_light::TILE_SIDE as u16,
+                    columns: LIGHT_COLUMNS as u16,
+                    frame_index: 0,
+                };
+                Ok::<_, EvidenceError>((kept, bytes, record))
+            })
+            .transpose()?;
+        let light_bytes = light.as_ref().map_or(0, |(_, b, _)| b.len());
         let mut quality = self.config.start_quality;
-        let frames = loop {
+        let mut frames = loop {
             let encoded = slots
                 .values()
                 .map(|k| jpeg(k, quality))
                 .collect::<Result<Vec<_>, _>>()?;
-            if encoded.iter().map(Vec::len).sum::<usize>() <= self.config.max_total_bytes {
+            if encoded.iter().map(Vec::len).sum::<usize>() + light_bytes
+                <= self.config.max_total_bytes
+            {
                 break encoded;
             }
             if quality <= self.config.min_quality {
@@ -306,13 +347,13 @@ impl EvidenceStore {
             }
             quality = quality.saturating_sub(10).max(self.config.min_quality);
         };
-        let records = slots
+        let mut records: Vec<FrameRecord> = slots
             .iter()
             .zip(&frames)
             .enumerate()
             .map(|(index, ((key, kept), bytes))| FrameRecord {
                 index: index as u16,
-                timestamp_ms: kept.t_ms.saturating_sub(first).min(u64::from(u32::MAX)) as u32,
+                timestamp_ms: rel(kept.t_ms),
                 sha256: Sha256Digest::of(bytes),
                 role: match key {
                     (0, _, _) => FrameRole::Photo,
@@ -325,6 +366,21 @@ impl EvidenceStore {
                 landmarks: kept.landmarks.clone(),
             })
             .collect();
+        let light = light.map(|(kept, bytes, mut record)| {
+            record.frame_index = records.len() as u16;
+            records.push(FrameRecord {
+                index: records.len() as u16,
+                timestamp_ms: rel(kept.t_ms),
+                sha256: Sha256Digest::of(&bytes),
+                role: FrameRole::LightTiles,
+                challenge_index: None,
+                width: kept.width as u16,
+                height: kept.height as u16,
+                landmarks: kept.landmarks,
+            });
+            frames.push(bytes);
+            record
+        });
         let manifest = EvidenceManifest {
             format_version: MANIFEST_FORMAT_VERSION,
             session_id: info.session_id.clone(),
@@ -347,6 +403,7 @@ impl EvidenceStore {
                 })
                 .collect(),
             attestation: info.attestation.clone(),
+            light,
         };
         manifest.validate()?;
         Ok(Evidence {
@@ -354,6 +411,24 @@ impl EvidenceStore {
             frames,
             jpeg_quality: quality,
         })
+    }
+}
+
+/// Tiles per mosaic row (10 × 48 px: 480 px wide).
+const LIGHT_COLUMNS: usize = 10;
+const LIGHT_JPEG_QUALITY: u8 = 90;
+
+fn empty_landmarks() -> LandmarkSummary {
+    LandmarkSummary {
+        face_count: 0,
+        face_box: [0.0; 4],
+        yaw_deg: 0.0,
+        pitch_deg: 0.0,
+        roll_deg: 0.0,
+        left_eye_openness: 0.0,
+        right_eye_openness: 0.0,
+        mouth_openness: 0.0,
+        smile: 0.0,
     }
 }
 

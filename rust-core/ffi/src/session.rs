@@ -337,6 +337,14 @@ impl LivenessSession {
         })
     }
 
+    /// The light step: colour `index` (from a `Screen` event) reached the screen at `t_ms`,
+    /// in the clock of the frames' timestamps (iOS: the display link's target time in the
+    /// capture clock; Android: the Choreographer frame time, both monotonic). Without these
+    /// reports the session uses the time it asked for each colour.
+    pub fn screen_presented(&self, index: u8, t_ms: u64) {
+        self.inner.screen_reports().presented(index, t_ms);
+    }
+
     /// The camera stopped: the session sees the end of the stream.
     pub fn end_of_frames(&self) {
         self.pusher.close();

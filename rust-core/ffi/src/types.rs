@@ -113,6 +113,15 @@ pub enum LivenessEvent {
         code: String,
         detail: String,
     },
+    /// The light step: paint colour `index` (`red`, `green`, `blue` 0..255) full screen
+    /// around the preview at full brightness, then call `screenPresented(index, tMs)` when
+    /// it is on the glass; all `None`: back to the normal view (restore the brightness).
+    Screen {
+        index: Option<u8>,
+        red: Option<u8>,
+        green: Option<u8>,
+        blue: Option<u8>,
+    },
 }
 
 impl From<SessionEvent> for LivenessEvent {
@@ -152,6 +161,7 @@ impl From<SessionEvent> for LivenessEvent {
                     FrameRole::Photo => "photo",
                     FrameRole::Baseline => "baseline",
                     FrameRole::ChallengePeak => "challenge_peak",
+                    FrameRole::LightTiles => "light_tiles",
                 }
                 .to_owned(),
                 challenge_index,
@@ -165,6 +175,12 @@ impl From<SessionEvent> for LivenessEvent {
             SessionEvent::Error { code, message } => Self::Failed {
                 code: code.to_owned(),
                 detail: message,
+            },
+            SessionEvent::Screen { index, rgb } => Self::Screen {
+                index,
+                red: rgb.map(|c| c[0]),
+                green: rgb.map(|c| c[1]),
+                blue: rgb.map(|c| c[2]),
             },
             // SessionEvent is non_exhaustive; a new kind of event is not worth failing over.
             other => Self::Failed {

@@ -57,9 +57,9 @@ impl Default for Thresholds {
         Self {
             min_frames: 24,
             min_fit: 0.5,
-            min_gain: 0.02,
+            min_gain: 0.008,
             max_lag_ms: 100,
-            max_periphery_ratio: 0.85,
+            max_periphery_ratio: 0.9,
             max_ring_ratio: 0.45,
         }
     }

@@ -27,7 +27,7 @@ pub struct RegionMeans {
 /// `TILE_SIDE`² pixels. `None` for an empty box.
 pub fn cut_tile(frame: &Frame, face_box: [f32; 4]) -> Option<Vec<u8>> {
     let [x, y, w, h] = face_box;
-    if !(w > 1.0 && h > 1.0) || !x.is_finite() || !y.is_finite() {
+    if !(w > 1.0 && h > 1.0 && x.is_finite() && y.is_finite()) {
         return None;
     }
     let side = w * TILE_OVER_FACE;
@@ -61,7 +61,7 @@ fn region(x: usize, y: usize) -> Option<Region> {
         return Some(Region::Centre);
     }
     let au = u.abs();
-    if (0.68..=0.96).contains(&au) && (-0.4..=0.4).contains(&v) {
+    if (0.74..=0.98).contains(&au) && (-0.45..=0.45).contains(&v) {
         return Some(Region::Periphery);
     }
     if (1.3..=1.9).contains(&au) && v.abs() <= 0.6 {

@@ -30,6 +30,9 @@ pub const LIGHT_VERSION: u32 = 1;
 const DOMAIN: &[u8] = b"liveness-light/v1";
 pub const COLOURS: u8 = 6;
 pub const SALT_BYTES: usize = 16;
+/// The light step's fixed length on the device (lead-in, the colours, then frames until this
+/// much time has passed), whatever the drawn durations: the longest sequence is 2.7 s.
+pub const STEP_MS: u32 = 3000;
 /// Most light tiles one evidence may carry.
 pub const MAX_TILES: usize = 120;
 

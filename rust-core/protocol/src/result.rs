@@ -30,6 +30,9 @@ pub enum ResultMessage {
     ChallengeFailed,
     ChallengeOrderMismatch,
     SpoofSuspected,
+    /// The screen's colours did not show on the face (strong room light, a far face, or a
+    /// recording): not live, and the user can try again somewhere dimmer.
+    LightNotSeen,
     TimedOut,
     Cancelled,
     EvidenceRejected,
@@ -46,6 +49,7 @@ impl ResultMessage {
             Self::ChallengeFailed => "The requested action was not performed",
             Self::ChallengeOrderMismatch => "The actions were not performed in the requested order",
             Self::SpoofSuspected => "The face is most likely not live",
+            Self::LightNotSeen => "The screen's light could not be seen on the face",
             Self::TimedOut => "The session timed out",
             Self::Cancelled => "The user cancelled the session",
             Self::EvidenceRejected => "The submitted evidence failed verification",

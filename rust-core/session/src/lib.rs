@@ -25,8 +25,9 @@ pub mod source;
 
 pub use client::{PinSet, ServerClient};
 pub use error::SdkError;
-pub use events::{Observer, SessionEvent};
+pub use events::{Observer, ScreenReports, SessionEvent};
 pub use keystore::{FileKeyStore, KeyStore, MemoryKeyStore, device_key};
+pub use liveness_challenge::ScreenRequest;
 pub use session::{
     AttestationProvider, CancelHandle, LivenessResult, LivenessSession, Recorded, SessionConfig,
     SessionDescriptor, prompt_codes,

@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use liveness_challenge::{EngineConfig, Event, Guidance, Observation, Outcome, Prompt, Session};
+use liveness_challenge::{
+    EngineConfig, Event, Guidance, Observation, Outcome, Prompt, ScreenRequest, Session,
+};
 use liveness_evidence::{EvidenceConfig, EvidenceError, EvidenceStore, ManifestInfo};
 use liveness_protocol::manifest::{Attestation, DeviceInfo, ModelInfo, SdkInfo, StepResult};
 use liveness_protocol::{ChallengeKind, ChallengePlan, DeviceSigningKey, Nonce, Sha256Digest};
@@ -14,7 +16,7 @@ use tokio::sync::Notify;
 
 use crate::client::{PinSet, RetryPolicy, ServerClient, Upload};
 use crate::error::SdkError;
-use crate::events::{Observer, SessionEvent};
+use crate::events::{Observer, ScreenReports, SessionEvent};
 use crate::source::FrameSource;
 
 /// What the app gets from its backend for one session (the server's `POST /v1/sessions`
@@ -184,19 +186,24 @@ fn unix_ms() -> i64 {
 
 /// Every prompt code the session can send (hosts check their translations against it).
 pub fn prompt_codes() -> Vec<&'static str> {
-    let mut codes: Vec<&'static str> = [Prompt::LookAtCamera, Prompt::ReturnToCenter, Prompt::Done]
-        .iter()
-        .chain(
-            ChallengeKind::ALL
-                .map(|kind| Prompt::Challenge {
-                    index: 0,
-                    kind,
-                    target: None,
-                })
-                .iter(),
-        )
-        .map(|p| prompt_text(p).0)
-        .collect();
+    let mut codes: Vec<&'static str> = [
+        Prompt::LookAtCamera,
+        Prompt::LightCheck,
+        Prompt::ReturnToCenter,
+        Prompt::Done,
+    ]
+    .iter()
+    .chain(
+        ChallengeKind::ALL
+            .map(|kind| Prompt::Challenge {
+                index: 0,
+                kind,
+                target: None,
+            })
+            .iter(),
+    )
+    .map(|p| prompt_text(p).0)
+    .collect();
     codes.dedup();
     codes
 }
@@ -205,6 +212,11 @@ fn prompt_text(p: &Prompt) -> (&'static str, &'static str, Option<[f32; 2]>) {
     match p {
         Prompt::LookAtCamera => ("look_at_camera", "Look straight at the camera", None),
         Prompt::ReturnToCenter => ("return_to_center", "Look back at the camera", None),
+        Prompt::LightCheck => (
+            "light_check",
+            "Hold still and look at the screen: it will change colour",
+            None,
+        ),
         Prompt::Done => ("done", "Done", None),
         Prompt::Challenge { kind, target, .. } => {
             let (code, text) = match kind {
@@ -240,6 +252,7 @@ pub struct LivenessSession {
     key: DeviceSigningKey,
     observer: Arc<dyn Observer>,
     cancel: CancelHandle,
+    screen: ScreenReports,
 }
 
 impl std::fmt::Debug for LivenessSession {
@@ -268,11 +281,17 @@ impl LivenessSession {
             key,
             observer,
             cancel: CancelHandle::default(),
+            screen: ScreenReports::default(),
         })
     }
 
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
+    }
+
+    /// Where the host reports the light colours' presentation times.
+    pub fn screen_reports(&self) -> ScreenReports {
+        self.screen.clone()
     }
 
     fn expired(&self) -> bool {
@@ -335,11 +354,20 @@ impl LivenessSession {
         let config = self.config.clone();
         let observer = self.observer.clone();
         let cancel = self.cancel.clone();
+        let reports = self.screen.clone();
         // The capture must end early enough for its evidence to be uploaded.
         let expires_ms = self.descriptor.submission_expires_at * 1000
             - self.config.submit_margin.as_millis() as i64;
         let captured = tokio::task::spawn_blocking(move || {
-            let r = capture(&mut *source, plan, &config, &*observer, &cancel, expires_ms);
+            let r = capture(
+                &mut *source,
+                plan,
+                &config,
+                &*observer,
+                &cancel,
+                &reports,
+                expires_ms,
+            );
             source.stop();
             r
         })
@@ -487,6 +515,7 @@ fn capture(
     config: &SessionConfig,
     observer: &dyn Observer,
     cancel: &CancelHandle,
+    reports: &ScreenReports,
     expires_ms: i64,
 ) -> Result<Captured, SdkError> {
     let models = match &config.models {
@@ -508,8 +537,14 @@ fn capture(
         .collect();
     let mut pipeline = Pipeline::new(models, config.pipeline.clone())
         .map_err(|e| SdkError::ModelLoad(e.to_string()))?;
+    let mut salts = [[0u8; 16]; 2];
+    for salt in &mut salts {
+        getrandom::fill(salt)
+            .map_err(|e| SdkError::Internal(format!("no randomness for the light step: {e}")))?;
+    }
     let mut engine = Session::new(plan, config.engine.clone())
-        .map_err(|e| SdkError::InvalidInput(e.to_string()))?;
+        .map_err(|e| SdkError::InvalidInput(e.to_string()))?
+        .with_light_salts(salts);
     let mut store = EvidenceStore::new(config.evidence.clone());
     let mut frames = 0u64;
     let mut started = None;
@@ -537,8 +572,15 @@ fn capture(
         let analysis = pipeline
             .process(&frame)
             .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
+        for (index, t_ms) in reports.drain() {
+            engine.screen_presented(index, t_ms);
+        }
+        let mut obs = Observation::from_analysis(sf.t_ms, &frame, &analysis);
+        if engine.wants_light_tiles() {
+            obs = obs.with_light_tile(&frame);
+        }
         let update = engine
-            .push(&Observation::from_analysis(sf.t_ms, &frame, &analysis))
+            .push(&obs)
             .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
         store
             .observe(sf.t_ms, &frame, &analysis)
@@ -593,6 +635,19 @@ fn capture(
                     passed: *result == StepResult::Passed,
                     reason: reason.map(str::to_owned),
                 }),
+                Event::Screen(request) => {
+                    let (index, rgb) = match *request {
+                        ScreenRequest::Colour { index, rgb } => (Some(index), Some(rgb)),
+                        ScreenRequest::Restore => (None, None),
+                    };
+                    observer.on_event(SessionEvent::Screen { index, rgb });
+                    // A source that is its own screen knows when the colour showed.
+                    if let (Some(i), Some(at)) = (index, source.show(*request, sf.t_ms)) {
+                        engine.screen_presented(i, at);
+                    } else if index.is_none() {
+                        let _ = source.show(*request, sf.t_ms);
+                    }
+                }
                 _ => {}
             }
         }
@@ -619,6 +674,6 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), codes.len());
-        assert_eq!(codes.len(), 3 + liveness_protocol::ChallengeKind::ALL.len());
+        assert_eq!(codes.len(), 4 + liveness_protocol::ChallengeKind::ALL.len());
     }
 }

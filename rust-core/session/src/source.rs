@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use liveness_frame::{Frame, OwnedFrame, Plane, Rotation};
 
 use crate::error::SdkError;
+use liveness_challenge::ScreenRequest;
 
 /// One plane with its strides, as cameras deliver them (CameraX's `ImageProxy.PlaneProxy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,11 +96,22 @@ pub trait FrameSource: Send {
     /// Releases the device behind the source (the camera). Called once when the session ends,
     /// whichever way it ends.
     fn stop(&mut self) {}
+
+    /// The light step asks for `request` on the screen after the frame captured at `t_ms`.
+    /// A source that is its own screen (the rendered subject: a closed loop, as on a phone)
+    /// shows it and returns when it was presented, in the frames' clock. Camera sources
+    /// return `None`: the host paints the colour and reports the presentation itself.
+    fn show(&mut self, _request: ScreenRequest, _t_ms: u64) -> Option<u64> {
+        None
+    }
 }
 
 impl FrameSource for Box<dyn FrameSource> {
     fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
         (**self).next_frame()
+    }
+    fn show(&mut self, request: ScreenRequest, t_ms: u64) -> Option<u64> {
+        (**self).show(request, t_ms)
     }
     fn dropped(&self) -> u64 {
         (**self).dropped()
@@ -282,9 +294,9 @@ mod synthetic {
 
     use liveness_frame::{OwnedFrame, PixelFormat};
     use liveness_testkit::output::Y4mReader;
-    use liveness_testkit::{Renderer, Script};
+    use liveness_testkit::{Illumination, Renderer, Script};
 
-    use super::{FrameSource, SourceFrame, VecSource, pace_to};
+    use super::{FrameSource, ScreenRequest, SourceFrame, VecSource, pace_to};
     use crate::error::SdkError;
 
     /// The synthetic subject performing a script, rendered frame by frame as it is asked for.
@@ -295,6 +307,9 @@ mod synthetic {
         pace: bool,
         started: Option<(Instant, u64)>,
         mirrored: bool,
+        light: Illumination,
+        display_latency_ms: u64,
+        screen_answers: bool,
     }
 
     impl RenderedSource {
@@ -305,7 +320,20 @@ mod synthetic {
                 pace,
                 started: None,
                 mirrored: false,
+                light: Illumination::default(),
+                display_latency_ms: 17,
+                screen_answers: true,
             }
+        }
+
+        /// The frames ignore this session's screen and carry the light step of the session
+        /// they were recorded in (an injected recording); the default is a closed loop, the
+        /// phone's screen lighting the face it films.
+        pub fn recorded_light(mut self) -> Self {
+            self.screen_answers = false;
+            let seed = self.renderer.script().seed;
+            self.light = Illumination::recorded(seed, 1300, 400, 6);
+            self
         }
 
         /// Delivered mirrored, as a front camera's selfie preview is.
@@ -326,12 +354,25 @@ mod synthetic {
             if self.pace {
                 pace_to(&mut self.started, t_ms);
             }
-            let img = self.renderer.render(i);
+            let img = self.renderer.render_lit(i, &self.light);
             let frame = OwnedFrame::from_rgb(&img.rgb, img.width, img.height, PixelFormat::Rgb8)
                 .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
             let mut f = SourceFrame::new(t_ms, frame);
             f.mirrored = self.mirrored;
             Ok(Some(f))
+        }
+
+        fn show(&mut self, request: ScreenRequest, t_ms: u64) -> Option<u64> {
+            // The next refresh of a 60 Hz display after the frame that asked.
+            let at = t_ms + self.display_latency_ms;
+            let colour = match request {
+                ScreenRequest::Colour { rgb, .. } => Some(rgb),
+                ScreenRequest::Restore => None,
+            };
+            if self.screen_answers {
+                self.light.show(at, colour);
+            }
+            Some(at)
         }
     }
 

@@ -11,13 +11,15 @@
 #![forbid(unsafe_code)]
 
 pub mod head;
+pub mod light;
 pub mod output;
 pub mod perform;
 pub mod render;
 pub mod script;
 
 pub use head::{Expression, HeadModel};
-pub use perform::{performing, performing_plan};
+pub use light::Illumination;
+pub use perform::{hold_for_light, performing, performing_plan, performing_plan_steps};
 pub use render::Renderer;
 pub use script::{Script, ScriptError};
 

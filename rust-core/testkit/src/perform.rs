@@ -75,8 +75,44 @@ pub fn performing(
     Ok(script)
 }
 
-/// The genuine subject performing a server-issued plan, FollowText path included.
+/// When the engine's baseline ends on a performer's script (0.5 s of neutral face from the
+/// first frame) — where the light step, when the plan has one, begins.
+const BASELINE_END_S: f32 = 0.5;
+
+/// Holds the performer neutral for `hold` seconds from `at`: every key after it, and a
+/// FollowText path's start, moves later.
+pub fn hold_neutral(script: &mut Script, at: f32, hold: f32) {
+    for k in &mut script.keys {
+        if k.t >= at {
+            k.t += hold;
+        }
+    }
+    if let Some(f) = &mut script.follow {
+        f.start += hold;
+    }
+    script.duration += hold;
+}
+
+/// The genuine subject performing a server-issued plan, FollowText path included, and
+/// holding still through the light step when the plan has one.
 pub fn performing_plan(plan: &ChallengePlan) -> Result<Script, ScriptError> {
+    let mut script = performing_plan_steps(plan)?;
+    hold_for_light(&mut script, plan);
+    Ok(script)
+}
+
+/// Holds the performer still through the plan's light step (none without one). Apply it
+/// after anything that rescales the script's times: the step lasts a fixed time.
+pub fn hold_for_light(script: &mut Script, plan: &ChallengePlan) {
+    if plan.light.is_some() {
+        // The step starts on the frame after the baseline's last and lasts a fixed time.
+        let hold = liveness_protocol::light::STEP_MS as f32 / 1000.0 + 1.0 / script.fps as f32;
+        hold_neutral(script, BASELINE_END_S, hold);
+    }
+}
+
+/// The plan's challenges only, with no light step.
+pub fn performing_plan_steps(plan: &ChallengePlan) -> Result<Script, ScriptError> {
     let names: Vec<&str> = plan.steps.iter().map(|s| s.kind.name()).collect();
     let follow: Option<Vec<[f32; 3]>> = plan
         .steps

@@ -4,6 +4,7 @@
 //! byte-identical frames.
 
 use crate::head::{Expression, HeadModel};
+use crate::light::{BACKGROUND_SHADE, Illumination};
 use crate::script::{AttackKind, Script, State};
 use crate::{RgbImage, astronaut};
 
@@ -83,6 +84,8 @@ struct Canvas {
     h: usize,
     rgb: Vec<f32>,
     depth: Vec<f32>,
+    /// How much of the phone screen's light each pixel catches (0..1).
+    shade: Vec<f32>,
 }
 
 impl Canvas {
@@ -96,6 +99,7 @@ impl Canvas {
             h,
             rgb,
             depth: vec![f32::INFINITY; w * h],
+            shade: vec![BACKGROUND_SHADE; w * h],
         }
     }
 
@@ -105,6 +109,7 @@ impl Canvas {
         &mut self,
         p: [[f32; 3]; 3],
         uv: [[f32; 2]; 3],
+        shade: [f32; 3],
         texture: &dyn Fn(f32, f32) -> Option<[f32; 3]>,
     ) {
         let area =
@@ -158,6 +163,7 @@ impl Canvas {
                 if let Some(c) = texture(u, v) {
                     self.depth[k] = z;
                     self.rgb[k * 3..k * 3 + 3].copy_from_slice(&c);
+                    self.shade[k] = w0 * shade[0] + w1 * shade[1] + w2 * shade[2];
                 }
             }
         }
@@ -256,12 +262,44 @@ impl Renderer {
     }
 
     pub fn render(&self, i: usize) -> RgbImage {
+        self.render_lit(i, &Illumination::default())
+    }
+
+    /// Frame `i` lit by what the phone's screen showed (`light`, read at the frame's capture
+    /// time: the closed loop of a phone showing colours to the face it films).
+    pub fn render_lit(&self, i: usize, light: &Illumination) -> RgbImage {
         let s = self.script.state(i);
         let (w, h) = (self.script.width as usize, self.script.height as usize);
-        let mut rgb = match self.script.attack.as_ref().map(|a| a.kind) {
-            Some(AttackKind::Print) => self.print(&s, w, h),
-            Some(AttackKind::Screen) => self.screen(&s, i, w, h),
-            None => self.scene(&s, self.script.time(i), w, h),
+        let t_ms = self.script.time(i) * 1000.0;
+        let ratio = self.script.screen_lux * s.scale * s.scale / self.script.ambient_lux;
+        let mut rgb = match self.script.attack.as_ref() {
+            Some(a) if a.kind == AttackKind::Print => {
+                let mut c = self.print(&s, w, h);
+                light.light(&mut c.rgb, &c.shade, t_ms, ratio, t_ms);
+                c.rgb
+            }
+            Some(a) => {
+                // What the replay shows: the genuine scene as lit when it was recorded, or
+                // re-lit by an adaptive attacker with the colour it saw `latency` ago.
+                let mut content = self.scene(&s, self.script.time(i), w, h);
+                let (shown, at) = match a.relight_latency_ms {
+                    Some(latency) => (light.clone(), t_ms - latency),
+                    None if a.recorded_light => {
+                        (Illumination::recorded(self.script.seed, 1300, 400, 6), t_ms)
+                    }
+                    None => (Illumination::default(), t_ms),
+                };
+                shown.light(&mut content.rgb, &content.shade, at, ratio, at);
+                let (mut out, mask) = self.screen(&content.rgb, &s, i, w, h);
+                // The glass sends back a little of the phone's light, evenly.
+                light.glare(&mut out, &mask, t_ms, a.specular * ratio);
+                out
+            }
+            None => {
+                let mut c = self.scene(&s, self.script.time(i), w, h);
+                light.light(&mut c.rgb, &c.shade, t_ms, ratio, t_ms);
+                c.rgb
+            }
         };
         self.camera(&mut rgb, &s, i, w);
         RgbImage {
@@ -276,7 +314,7 @@ impl Renderer {
     }
 
     /// The live subject at time `t`: photo background, posed head, second face, occluder.
-    fn scene(&self, s: &State, t: f32, w: usize, h: usize) -> Vec<f32> {
+    fn scene(&self, s: &State, t: f32, w: usize, h: usize) -> Canvas {
         let mut c = Canvas::new(w, h, self.script.background);
         let place = Placement::new(self.head, w, h, s.scale, s.x, s.y);
         for y in 0..h {
@@ -303,36 +341,53 @@ impl Renderer {
                 hand(&mut c, centre, o.width * fw, o.height * fw);
             }
         }
-        c.rgb
+        c
     }
 
     fn draw_head(&self, c: &mut Canvas, place: &Placement, expr: &Expression, pose: [f32; 3]) {
         let head = self.head;
         let verts = head.deformed(expr);
         let piv = head.pivot;
-        let screen: Vec<[f32; 3]> = verts
+        let posed: Vec<[f32; 3]> = verts
             .iter()
             .zip(&head.rigidity)
             .map(|(v, &r)| {
                 let rel = [v[0] - piv[0], v[1] - piv[1], v[2] - piv[2]];
                 let rot = rotate(rel, pose[0], pose[1], pose[2]);
-                let p = [
+                [
                     piv[0] + rel[0] + r * (rot[0] - rel[0]),
                     piv[1] + rel[1] + r * (rot[1] - rel[1]),
                     piv[2] + rel[2] + r * (rot[2] - rel[2]),
-                ];
-                place.project(p, piv[2])
+                ]
             })
             .collect();
+        let screen: Vec<[f32; 3]> = posed.iter().map(|&p| place.project(p, piv[2])).collect();
+        let mut shade = lambert(&posed, &head.triangles);
+        // Past the face's own 468 points come three rings (see `HeadModel`): the head's side
+        // at the hairline and ears, seen at a grazing angle, then two that blend the head into
+        // the photo's background, which is far from the screen.
+        let ring_len = (shade.len().saturating_sub(468) / 3).max(1);
+        for (i, s) in shade.iter_mut().enumerate().skip(468) {
+            *s = if (i - 468) / ring_len == 0 {
+                0.3 * *s
+            } else {
+                BACKGROUND_SHADE
+            };
+        }
         let photo = self.photo;
         let texture = |u: f32, v: f32| sample(photo, u, v);
         for t in &head.triangles {
-            c.triangle(t.map(|i| screen[i]), t.map(|i| head.uv[i]), &texture);
+            c.triangle(
+                t.map(|i| screen[i]),
+                t.map(|i| head.uv[i]),
+                t.map(|i| shade[i]),
+                &texture,
+            );
         }
     }
 
     /// The printed photo: one textured plane (with a paper edge) posed in 3-D.
-    fn print(&self, s: &State, w: usize, h: usize) -> Vec<f32> {
+    fn print(&self, s: &State, w: usize, h: usize) -> Canvas {
         let mut c = Canvas::new(w, h, self.script.background);
         let place = Placement::new(self.head, w, h, s.scale, s.x, s.y);
         let photo = self.photo;
@@ -382,8 +437,11 @@ impl Renderer {
         // along their shared edge, which the 3-D check then reads as depth).
         let quad = [0, 1, 2, 3].map(|i| [screen[i][0], screen[i][1]]);
         let Some(to_paper) = liveness_frame::Homography::from_points(&quad, &corners) else {
-            return c.rgb;
+            return c;
         };
+        // A flat sheet catches the screen's light the same everywhere: its normal's
+        // component towards the camera.
+        let sheet_shade = (-rotate([0.0, 0.0, -1.0], s.yaw, s.pitch, s.roll)[2]).max(0.0);
         let (x0, x1) = bounds(quad.iter().map(|p| p[0]), w);
         let (y0, y1) = bounds(quad.iter().map(|p| p[1]), h);
         let (lo, hi) = ([-edge, -edge], [pw + edge, ph + edge]);
@@ -398,15 +456,23 @@ impl Renderer {
                 if let Some(col) = paper(u, v) {
                     let k = (y * w + x) * 3;
                     c.rgb[k..k + 3].copy_from_slice(&col);
+                    c.shade[y * w + x] = sheet_shade;
                 }
             }
         }
-        c.rgb
+        c
     }
 
     /// The genuine scene shown on a screen: bezel, pixel grid, moiré, gamma, refresh bands.
-    fn screen(&self, s: &State, i: usize, w: usize, h: usize) -> Vec<f32> {
-        let content = self.scene(s, self.script.time(i), w, h);
+    /// Returns the frame and which pixels are the screen's glass.
+    fn screen(
+        &self,
+        content: &[f32],
+        _s: &State,
+        i: usize,
+        w: usize,
+        h: usize,
+    ) -> (Vec<f32>, Vec<bool>) {
         let frac = self.script.attack.as_ref().map_or(0.9, |a| a.screen_size);
         let (sw, sh) = (w as f32 * frac, h as f32 * frac);
         let (x0, y0) = ((w as f32 - sw) / 2.0, (h as f32 - sh) / 2.0);
@@ -427,6 +493,7 @@ impl Renderer {
             })
             .collect();
         let mut out = vec![0.0; w * h * 3];
+        let mut glass = vec![false; w * h];
         for (y, &(sy_sin, sy_cos, amp)) in rows.iter().enumerate() {
             for x in 0..w {
                 let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
@@ -442,6 +509,7 @@ impl Renderer {
                     }
                     continue;
                 }
+                glass[y * w + x] = true;
                 if !inside {
                     out[k..k + 3].copy_from_slice(&[18.0, 18.0, 20.0]);
                     continue;
@@ -465,7 +533,7 @@ impl Renderer {
                 }
             }
         }
-        out
+        (out, glass)
     }
 
     /// What the camera adds: exposure, gamma, colour cast, motion blur, sensor noise.
@@ -515,6 +583,44 @@ impl Renderer {
             }
         }
     }
+}
+
+/// Per-vertex Lambert factor for light from the camera's direction (the phone's screen sits
+/// beside its camera): the vertex normal's component towards the camera (−z).
+fn lambert(points: &[[f32; 3]], triangles: &[[usize; 3]]) -> Vec<f32> {
+    let mut normals = vec![[0f32; 3]; points.len()];
+    for t in triangles {
+        let [a, b, c] = t.map(|i| points[i]);
+        let (u, v) = (
+            [b[0] - a[0], b[1] - a[1], b[2] - a[2]],
+            [c[0] - a[0], c[1] - a[1], c[2] - a[2]],
+        );
+        let mut n = [
+            u[1] * v[2] - u[2] * v[1],
+            u[2] * v[0] - u[0] * v[2],
+            u[0] * v[1] - u[1] * v[0],
+        ];
+        // Triangulated in 2-D, so the winding says nothing: orient every face outwards.
+        if n[2] > 0.0 {
+            n = n.map(|x| -x);
+        }
+        for &i in t {
+            for k in 0..3 {
+                normals[i][k] += n[k];
+            }
+        }
+    }
+    normals
+        .iter()
+        .map(|n| {
+            let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+            if len > 0.0 {
+                (-n[2] / len).max(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 /// The pixel range `values` span, clamped to `0..len`.

@@ -75,6 +75,22 @@ pub struct Attack {
     /// background surrounds it.
     #[serde(default)]
     pub cutout: bool,
+    /// Screen: the share of the phone's light its glass sends back (specular glare).
+    #[serde(default = "default_specular")]
+    pub specular: f32,
+    /// Screen: an adaptive attacker re-lights the replayed face with the colour the phone
+    /// showed this many ms earlier (its capture-render-display delay). Without it the replay
+    /// shows the light of the session it was recorded in.
+    #[serde(default)]
+    pub relight_latency_ms: Option<f32>,
+    /// Screen: the replay was recorded in another session's light step, so its face changes
+    /// colour on that session's schedule.
+    #[serde(default)]
+    pub recorded_light: bool,
+}
+
+fn default_specular() -> f32 {
+    0.04
 }
 
 fn default_paper_edge() -> f32 {
@@ -200,6 +216,21 @@ pub struct Script {
     pub second_face: Option<SecondFace>,
     #[serde(default)]
     pub follow: Option<Follow>,
+    /// Room light on the face, in lux (dim room ~50, office 300–500, bright office ~1000,
+    /// daylight by a window several thousand).
+    #[serde(default = "default_ambient_lux")]
+    pub ambient_lux: f32,
+    /// What the phone's screen at full brightness adds on the face at `scale = 1`, in lux
+    /// (~30 cm; it grows with the square of the scale).
+    #[serde(default = "default_screen_lux")]
+    pub screen_lux: f32,
+}
+
+fn default_ambient_lux() -> f32 {
+    300.0
+}
+fn default_screen_lux() -> f32 {
+    40.0
 }
 
 fn default_fps() -> u32 {
@@ -265,6 +296,11 @@ impl Script {
         }
         if !(self.duration > 0.0 && self.duration <= 600.0) {
             return bad("duration must be in (0, 600] seconds".into());
+        }
+        if !((1.0..=200_000.0).contains(&self.ambient_lux)
+            && (0.0..=1000.0).contains(&self.screen_lux))
+        {
+            return bad("ambient_lux must be 1..=200000 and screen_lux 0..=1000".into());
         }
         // NaN times are refused below; here they count as out of order.
         if self

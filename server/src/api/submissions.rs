@@ -134,6 +134,7 @@ fn role_name(role: FrameRole) -> &'static str {
         FrameRole::Photo => "photo",
         FrameRole::Baseline => "baseline",
         FrameRole::ChallengePeak => "challenge_peak",
+        FrameRole::LightTiles => "light_tiles",
     }
 }
 

@@ -387,6 +387,7 @@ pub fn forged_upload(
     let outcome = Outcome {
         passed: true,
         failure: None,
+        light: None,
         checks: vec![],
         timeline: plan
             .steps
@@ -472,6 +473,7 @@ pub fn faceless_upload(created: &Value, key: &DeviceSigningKey) -> Upload {
             app_id: None,
         },
         capture_started_at_ms: started.max(0),
+        light: None,
         frames: frames
             .iter()
             .enumerate()

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use liveness_protocol::{ChallengeKind, ChallengePlan, Nonce, SessionOptions, Sha256Digest};
 use liveness_testkit::script::{Attack, AttackKind, Occluder, SecondFace};
-use liveness_testkit::{Script, performing_plan};
+use liveness_testkit::{Script, hold_for_light, performing_plan, performing_plan_steps};
 
 /// What a session is, for the ISO/IEC 30107-3 tallies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -46,10 +46,19 @@ pub enum AttackType {
     TwoFaces,
     /// The face covered by a hand.
     Occlusion,
+    /// A genuine recording of this session's own plan injected into the stream (a virtual
+    /// camera): it was lit by another session's light step, not this one's.
+    InjectedOwnPlan,
+    /// A screen replay whose face is re-lit with the colour the phone showed, ≥ 150 ms late
+    /// (capture, render and display of a real-time attacker).
+    AdaptiveRelight,
+    /// The same below 150 ms: reported to show where the attacker starts to pass, not a
+    /// target.
+    AdaptiveRelightFast,
 }
 
 impl AttackType {
-    pub const ALL: [AttackType; 7] = [
+    pub const ALL: [AttackType; 10] = [
         Self::PrintTilted,
         Self::PrintCutout,
         Self::StaticPhoto,
@@ -57,6 +66,9 @@ impl AttackType {
         Self::ReplayOtherPlan,
         Self::TwoFaces,
         Self::Occlusion,
+        Self::InjectedOwnPlan,
+        Self::AdaptiveRelight,
+        Self::AdaptiveRelightFast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,13 +80,16 @@ impl AttackType {
             Self::ReplayOtherPlan => "replay_other_plan",
             Self::TwoFaces => "two_faces",
             Self::Occlusion => "occlusion",
+            Self::InjectedOwnPlan => "injected_own_plan",
+            Self::AdaptiveRelight => "adaptive_relight_150ms_plus",
+            Self::AdaptiveRelightFast => "adaptive_relight_under_150ms",
         }
     }
 
-    /// Whether the targets allow this type to get through today: the screen replay that
-    /// performs the session's own plan needs the light challenge (the next issue).
+    /// Whether the targets allow this type to get through: a re-lighting attacker faster
+    /// than a reflection's lag bound is the light step's stated limit.
     pub fn expected_to_fail_today(self) -> bool {
-        self == Self::ScreenReplayOwnPlan
+        self == Self::AdaptiveRelightFast
     }
 }
 
@@ -191,6 +206,14 @@ impl Conditions {
         }
         script.fps = self.fps;
         script.seed = self.seed;
+        // The room's light on the face, against which the screen's must show.
+        script.ambient_lux = match self.lighting {
+            "bright" => 1000.0,
+            "daylight" => 8000.0,
+            "dim" => 60.0,
+            "backlit" => 500.0,
+            _ => 350.0,
+        };
         let first = match script.keys.first_mut() {
             Some(k) => k,
             None => return,
@@ -331,8 +354,9 @@ pub fn nonce_for(seed: u64, index: u64) -> Nonce {
 
 /// The genuine subject performing `plan` under `c`.
 pub fn performer(plan: &ChallengePlan, c: &Conditions) -> Result<Script, String> {
-    let mut s = performing_plan(plan).map_err(|e| e.to_string())?;
+    let mut s = performing_plan_steps(plan).map_err(|e| e.to_string())?;
     c.apply(&mut s);
+    hold_for_light(&mut s, plan);
     s.validate().map_err(|e| e.to_string())?;
     Ok(s)
 }
@@ -356,6 +380,9 @@ pub fn attack_script(
         paper_edge,
         screen_size,
         cutout,
+        specular: 0.04,
+        relight_latency_ms: None,
+        recorded_light: true,
     };
     match kind {
         AttackType::PrintTilted => {
@@ -370,6 +397,12 @@ pub fn attack_script(
         AttackType::StaticPhoto => s.attack = Some(attack(AttackKind::Print, 0.04, 0.9, false)),
         AttackType::ScreenReplayOwnPlan => {
             s.attack = Some(attack(AttackKind::Screen, 0.04, param, false));
+        }
+        AttackType::InjectedOwnPlan => {}
+        AttackType::AdaptiveRelight | AttackType::AdaptiveRelightFast => {
+            let mut a = attack(AttackKind::Screen, 0.04, 1.25, false);
+            a.relight_latency_ms = Some(param);
+            s.attack = Some(a);
         }
         AttackType::ReplayOtherPlan => {
             // param > 1: injected straight into the stream (a virtual camera), no screen.
@@ -499,6 +532,36 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
         s.nonce = nonce_for(seed, i as u64);
         out.push(s);
     }
+    // Daylight by a window swamps a phone screen's light: the user must be guided (and the
+    // session end not live with that reason), never judged an attack.
+    for j in 0..if quick { 1 } else { 3 } {
+        let kind = [
+            ChallengeKind::HeadLeft,
+            ChallengeKind::Smile,
+            ChallengeKind::BlinkEyes,
+        ][j];
+        let c = Conditions {
+            lighting: "daylight",
+            seed: seed.wrapping_add(900 + j as u64),
+            ..Default::default()
+        };
+        let mut s = Scenario::new(
+            format!("rendered/daylight/{j:02}/{}", kind.name()),
+            Class::Incomplete,
+            Expect::NotLive,
+            options(&[kind]),
+            SourceSpec::Performer(c.clone()),
+        )
+        .expecting(
+            &[liveness_light::reasons::NO_REFLECTION],
+            "screen_light_weak",
+        )
+        .with("source", "rendered")
+        .with("challenge", kind.name());
+        s.tags.extend(c.tags());
+        s.nonce = nonce_for(seed, 900 + j as u64);
+        out.push(s);
+    }
     let attack_plans: [&[ChallengeKind]; 9] = [
         &[ChallengeKind::HeadLeft],
         &[ChallengeKind::HeadRight],
@@ -511,7 +574,7 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
         &[ChallengeKind::HeadLeft, ChallengeKind::BlinkEyes],
     ];
     // (type, sessions, parameters to cycle).
-    let attacks: [(AttackType, usize, &[f32]); 7] = [
+    let attacks: [(AttackType, usize, &[f32]); 10] = [
         (AttackType::PrintTilted, 14, &[8.0, 15.0, 22.0]),
         (AttackType::PrintCutout, 10, &[0.0]),
         (AttackType::StaticPhoto, 6, &[0.0]),
@@ -519,6 +582,17 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
         (AttackType::ReplayOtherPlan, 10, &[0.8, 1.25, 2.0]),
         (AttackType::TwoFaces, 6, &[0.0]),
         (AttackType::Occlusion, 6, &[0.0]),
+        (AttackType::InjectedOwnPlan, 8, &[0.0]),
+        (
+            AttackType::AdaptiveRelight,
+            8,
+            &[150.0, 200.0, 300.0, 500.0],
+        ),
+        (
+            AttackType::AdaptiveRelightFast,
+            8,
+            &[0.0, 33.0, 67.0, 100.0],
+        ),
     ];
     let mut n = genuine;
     for (kind, count, params) in attacks {
@@ -551,6 +625,12 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
             .with("source", "rendered")
             .with("challenge", names.join("+"))
             .with("attack", kind.name());
+            if matches!(
+                kind,
+                AttackType::AdaptiveRelight | AttackType::AdaptiveRelightFast
+            ) {
+                s = s.with("relight_latency", format!("{param:.0} ms"));
+            }
             if kind == AttackType::ScreenReplayOwnPlan || kind == AttackType::ReplayOtherPlan {
                 s = s.with(
                     "screen",

@@ -336,7 +336,14 @@ fn source_for(s: &Scenario, d: &SessionDescriptor) -> Result<Source, String> {
         } => {
             let other = other_plan(d, s.id.as_bytes())?;
             let script = grid::attack_script(*kind, conditions, *param, &d.plan, &other)?;
-            (rendered(script.clone(), conditions), Some(script))
+            // A stream injected past the camera never sees this session's screen; it shows
+            // the light of the session it was recorded in.
+            let injected = *kind == grid::AttackType::InjectedOwnPlan
+                || (*kind == grid::AttackType::ReplayOtherPlan && *param > 1.5);
+            (
+                rendered_with(script.clone(), conditions, !injected),
+                Some(script),
+            )
         }
         SourceSpec::Clip {
             path,
@@ -351,8 +358,20 @@ fn source_for(s: &Scenario, d: &SessionDescriptor) -> Result<Source, String> {
 }
 
 fn rendered(script: liveness_testkit::Script, c: &grid::Conditions) -> Box<dyn FrameSource> {
+    rendered_with(script, c, true)
+}
+
+/// `lit`: the screen lights the scene (closed loop); otherwise the frames carry another
+/// session's light, as a recording does.
+fn rendered_with(
+    script: liveness_testkit::Script,
+    c: &grid::Conditions,
+    lit: bool,
+) -> Box<dyn FrameSource> {
     let interval = 1000 / u64::from(script.fps.max(1));
-    let inner = Box::new(RenderedSource::new(script, false).mirrored(c.mirrored));
+    let source = RenderedSource::new(script, false).mirrored(c.mirrored);
+    let source = if lit { source } else { source.recorded_light() };
+    let inner = Box::new(source);
     if c.repeat > 1 || c.fps < 30 {
         // A real camera's delivery: repeats, uneven stamps.
         Box::new(sources::Delivery::new(inner, c.repeat, interval, 4, c.seed))

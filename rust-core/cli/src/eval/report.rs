@@ -223,8 +223,8 @@ pub struct Report {
     /// Per attack type: attacks accepted as live.
     pub apcer: BTreeMap<&'static str, Rate>,
     /// Per attack type, the sessions whose plan only asks to change distance: a flat image
-    /// moved closer or away looks like a face doing so (see the README's limits), so these
-    /// are the known gap the light challenge is to close, reported on their own.
+    /// moved closer or away looks like a face doing so, so only the light step catches
+    /// them; reported on their own (and a target like the rest).
     pub apcer_distance_only: BTreeMap<&'static str, Rate>,
     /// Real people not performing the plan (talking) who passed it anyway.
     pub non_performing_accepted: Rate,
@@ -348,6 +348,17 @@ impl Report {
             {
                 out.push(format!("APCER {} for {}", rate.show(), kind.name()));
             }
+            // The light step closes what distance-only plans left open: a target now.
+            if let Some(rate) = self.apcer_distance_only.get(kind.name())
+                && rate.errors > 0
+                && !kind.expected_to_fail_today()
+            {
+                out.push(format!(
+                    "APCER {} for {} on distance-only plans",
+                    rate.show(),
+                    kind.name()
+                ));
+            }
         }
         if self.non_performing_accepted.errors > 0 {
             out.push(format!(
@@ -391,11 +402,7 @@ impl Report {
             let _ = writeln!(s, "APCER {kind:<24} {}", rate.show());
         }
         for (kind, rate) in &self.apcer_distance_only {
-            let _ = writeln!(
-                s,
-                "APCER {kind:<24} {} on distance-only plans (known gap, not a target)",
-                rate.show()
-            );
+            let _ = writeln!(s, "APCER {kind:<24} {} on distance-only plans", rate.show());
         }
         let _ = writeln!(
             s,
@@ -436,7 +443,7 @@ impl Report {
         rows.extend(
             self.apcer_distance_only
                 .iter()
-                .map(|(k, r)| (format!("APCER {k}, distance-only plans (known gap)"), *r)),
+                .map(|(k, r)| (format!("APCER {k}, distance-only plans"), *r)),
         );
         rows.push((
             "real people not performing the plan, passed".into(),

@@ -5,7 +5,7 @@
 //! sometimes the same stamp twice. [`Window`] plays the seconds `start..end` of a recording
 //! (a real clip cut to where something happens), stamped from zero.
 
-use liveness_session::{FrameSource, SdkError, SourceFrame};
+use liveness_session::{FrameSource, ScreenRequest, SdkError, SourceFrame};
 use liveness_testkit::render::Rng;
 
 /// A camera's delivery of `inner`'s exposures.
@@ -84,6 +84,10 @@ impl FrameSource for Delivery {
 
     fn stop(&mut self) {
         self.inner.stop();
+    }
+
+    fn show(&mut self, request: ScreenRequest, t_ms: u64) -> Option<u64> {
+        self.inner.show(request, t_ms)
     }
 }
 

@@ -112,6 +112,13 @@ class Liveness(
         ),
     )
 
+    /**
+     * The light step: colour [index] of a `Screen` event is on the glass since [timestampMs],
+     * in the frames' clock (what [pushYuv420] is given: CameraX's sensor timestamps).
+     */
+    fun screenPresented(index: Int, timestampMs: Long) =
+        session.screenPresented(index.toUByte(), timestampMs.toULong())
+
     /** The camera stopped: the session sees the end of the frames. */
     fun endOfFrames() = session.endOfFrames()
 

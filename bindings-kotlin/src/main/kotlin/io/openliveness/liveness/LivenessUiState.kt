@@ -27,7 +27,17 @@ data class LivenessUiState(
     val localPassed: Boolean?,
     val resultStatus: String?,
     val errorCode: String?,
+    /**
+     * The light step's colour to paint full screen around the preview (opaque ARGB), and its
+     * index for [Liveness.screenPresented]; null outside the step's flashes.
+     */
+    val screenColor: Int? = null,
+    val screenIndex: Int? = null,
 ) {
+    /** The light step is under way: raise the screen's brightness, show the notice. */
+    val lightStep: Boolean get() = promptCode == LIGHT_PROMPT
+
+
     fun reduce(event: LivenessEvent): LivenessUiState = when (event) {
         is LivenessEvent.Guidance -> copy(guidanceCode = event.code, guidanceText = event.text)
         is LivenessEvent.Prompt -> copy(
@@ -45,14 +55,32 @@ data class LivenessUiState(
             guidanceCode = null,
             guidanceText = null,
             target = null,
+            screenColor = null,
+            screenIndex = null,
         )
         is LivenessEvent.Submitting -> copy(phase = Phase.SUBMITTING)
         is LivenessEvent.Submitted -> this
         is LivenessEvent.Finished -> copy(phase = Phase.FINISHED, resultStatus = event.status, sessionProgress = 1f)
-        is LivenessEvent.Failed -> copy(phase = Phase.FAILED, errorCode = event.code)
+        is LivenessEvent.Failed -> copy(phase = Phase.FAILED, errorCode = event.code, screenColor = null, screenIndex = null)
+        is LivenessEvent.Screen -> {
+            val r = event.red
+            val g = event.green
+            val b = event.blue
+            if (r != null && g != null && b != null) {
+                copy(
+                    screenColor = (0xFF shl 24) or (r.toInt() shl 16) or (g.toInt() shl 8) or b.toInt(),
+                    screenIndex = event.index?.toInt(),
+                )
+            } else {
+                copy(screenColor = null, screenIndex = null)
+            }
+        }
     }
 
     companion object {
+        /** The prompt code of the light step. */
+        const val LIGHT_PROMPT = "light_check"
+
         val INITIAL = LivenessUiState(
             phase = Phase.CAPTURING,
             challenges = emptyList(),

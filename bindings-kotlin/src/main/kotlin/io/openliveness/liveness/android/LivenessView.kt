@@ -1,7 +1,9 @@
 package io.openliveness.liveness.android
 
 import android.Manifest
+import android.app.Activity
 import android.content.pm.PackageManager
+import android.os.SystemClock
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.camera.core.CameraSelector
@@ -15,10 +17,12 @@ import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Box
 import androidx.compose.foundation.layout.BoxWithConstraints
 import androidx.compose.foundation.layout.Column
+import androidx.compose.foundation.layout.aspectRatio
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.offset
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.shape.CircleShape
 import androidx.compose.material3.Button
 import androidx.compose.material3.CircularProgressIndicator
 import androidx.compose.material3.LinearProgressIndicator
@@ -32,8 +36,10 @@ import androidx.compose.runtime.getValue
 import androidx.compose.runtime.mutableStateOf
 import androidx.compose.runtime.remember
 import androidx.compose.runtime.setValue
+import androidx.compose.runtime.withFrameNanos
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.draw.clip
 import androidx.compose.ui.geometry.Offset
 import androidx.compose.ui.geometry.Size
 import androidx.compose.ui.graphics.BlendMode
@@ -42,6 +48,7 @@ import androidx.compose.ui.graphics.CompositingStrategy
 import androidx.compose.ui.graphics.drawscope.Stroke
 import androidx.compose.ui.graphics.graphicsLayer
 import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.platform.LocalView
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.semantics.LiveRegionMode
 import androidx.compose.ui.semantics.ProgressBarRangeInfo
@@ -109,9 +116,20 @@ fun LivenessView(
         }
     }
 
-    Box(modifier.fillMaxSize().background(Color.Black)) {
-        CameraPreview(liveness)
-        FaceOval(state)
+    LightStepEffects(liveness, state)
+    // The light step paints its colour full screen around a smaller preview: the screen is
+    // the light the face reflects.
+    val screen = state.screenColor?.let { Color(it) }
+    Box(modifier.fillMaxSize().background(screen ?: Color.Black)) {
+        CameraPreview(
+            liveness,
+            if (screen != null) {
+                Modifier.align(Alignment.Center).fillMaxWidth(0.5f).aspectRatio(0.75f).clip(CircleShape)
+            } else {
+                Modifier.fillMaxSize()
+            },
+        )
+        if (screen == null) FaceOval(state)
         state.target?.let { FollowTarget(it) }
         Prompt(state, Modifier.align(Alignment.TopCenter).padding(top = 48.dp))
         Progress(state, Modifier.align(Alignment.BottomCenter))
@@ -122,8 +140,42 @@ fun LivenessView(
     }
 }
 
+/**
+ * The light step's side effects: full brightness while it runs (restored after), the
+ * photosensitivity notice announced to TalkBack, and each colour's presentation time sent
+ * back once Compose has drawn the frame that shows it.
+ */
 @Composable
-private fun CameraPreview(liveness: Liveness) {
+private fun LightStepEffects(liveness: Liveness, state: LivenessUiState) {
+    val context = LocalContext.current
+    val view = LocalView.current
+    val notice = stringResource(R.string.liveness_light_notice)
+    DisposableEffect(state.lightStep) {
+        val window = (context as? Activity)?.window
+        val before = window?.attributes?.screenBrightness
+        if (state.lightStep && window != null) {
+            window.attributes = window.attributes.apply { screenBrightness = 1f }
+            view.announceForAccessibility(notice)
+        }
+        onDispose {
+            if (state.lightStep && window != null && before != null) {
+                window.attributes = window.attributes.apply { screenBrightness = before }
+            }
+        }
+    }
+    val index = state.screenIndex
+    LaunchedEffect(index) {
+        if (index == null) return@LaunchedEffect
+        // Runs after the frame with the new colour was drawn. CameraX stamps frames with
+        // SENSOR_TIMESTAMP, on the boot-time clock for cameras whose timestamp source is
+        // REALTIME (the common case); elapsedRealtimeNanos reads that clock.
+        withFrameNanos { }
+        liveness.screenPresented(index, SystemClock.elapsedRealtimeNanos() / 1_000_000)
+    }
+}
+
+@Composable
+private fun CameraPreview(liveness: Liveness, previewModifier: Modifier = Modifier.fillMaxSize()) {
     val context = LocalContext.current
     val lifecycleOwner = LocalLifecycleOwner.current
     val description = stringResource(R.string.liveness_cd_camera_preview)
@@ -163,7 +215,7 @@ private fun CameraPreview(liveness: Liveness) {
             analysisExecutor.shutdown()
         }
     }
-    AndroidView(factory = { previewView }, modifier = Modifier.fillMaxSize())
+    AndroidView(factory = { previewView }, modifier = previewModifier)
 }
 
 @Composable
