@@ -140,6 +140,7 @@ struct SettingsView: View {
         NavigationStack {
             Form {
                 Toggle("Random challenges", isOn: $options.random)
+                Toggle("Screen-light step (off: the no-flash path)", isOn: $options.lightChallenge)
                 if options.random {
                     Stepper("Challenges: \(options.count)", value: $options.count, in: 1...5)
                     Section("Draw from (none ticked = all)") {

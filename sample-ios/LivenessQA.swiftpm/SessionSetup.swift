@@ -17,9 +17,12 @@ struct ChallengeOptions: Equatable {
     var fixed = "BlinkEyes"
     var available: Set<String> = []
     var count = 2
+    /// The screen-light step (on unless the user asked for the no-flash path).
+    var lightChallenge = true
 
     var json: String {
         var body: [String: Any] = ["action": random ? "Random" : fixed]
+        if !lightChallenge { body["light_challenge"] = false }
         if random {
             body["challenge_count"] = count
             if !available.isEmpty { body["available_actions"] = available.sorted() }

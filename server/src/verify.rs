@@ -238,7 +238,16 @@ pub fn recheck(
     reasons.push(reason("timing", true, None, None));
 
     // The light step, from the tiles: a face that did not reflect the colours, or reflected
-    // them late or flat, decides the verdict before anything else.
+    // them late or flat, decides the verdict before anything else. Without it the verdict says
+    // which path the session took.
+    if plan.light.is_none() {
+        reasons.push(reason(
+            "light_path",
+            true,
+            None,
+            Some("no-flash path: the session was created with light_challenge false".into()),
+        ));
+    }
     if let Some(light) = crate::light::recheck_light(manifest, plan, frames, &config.light) {
         // The measurement is named even when it passed: it is what the verdict rests on.
         let why = Some(match light.code {

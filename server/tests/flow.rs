@@ -224,8 +224,11 @@ async fn forged_evidence_is_spoof(backend: Backend) {
 
     // 2. A printed photo turned far (50°) in front of the camera; the forger picks a frame
     // before and one at the largest turn and claims every check passed. The pose the server
-    // measures on a flat photo barely changes, so the turn is not confirmed.
-    let created = h.create_session(json!({"action": "HeadLeft"})).await;
+    // measures on a flat photo barely changes, so the turn is not confirmed. (On the no-flash
+    // path: with the light step the missing tiles decide first, as case 3 shows.)
+    let created = h
+        .create_session(json!({"action": "HeadLeft", "light_challenge": false}))
+        .await;
     let mut script = liveness_testkit::Script::parse(include_str!(
         "../../rust-core/testkit/subjects/attack_print.toml"
     ))
@@ -257,6 +260,40 @@ async fn forged_evidence_is_spoof(backend: Backend) {
             .reasons
             .iter()
             .any(|r| r.check == "challenge_0_HeadLeft" && !r.passed),
+        "{:#?}",
+        result.reasons
+    );
+
+    // 3. Evidence without the light step for a plan that has it (an SDK that skipped it, or
+    // frames injected past it): not live, named.
+    let created = h.create_session(json!({"action": "HeadLeft"})).await;
+    let forged = support::forged_upload(
+        &created,
+        liveness_testkit::Script::parse(include_str!(
+            "../../rust-core/testkit/subjects/head_left.toml"
+        ))
+        .unwrap(),
+        &[
+            (FrameRole::Photo, None, 0.5),
+            (FrameRole::Baseline, Some(0), 0.8),
+            (FrameRole::ChallengePeak, Some(0), 1.9),
+        ],
+        &key,
+    );
+    let r = h
+        .submit(created["submission_token"].as_str().unwrap(), &forged)
+        .await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let job: Value = r.json().await.unwrap();
+    h.wait_job(job["job_id"].as_str().unwrap()).await;
+    let result: ResultBody = serde_json::from_value(h.result(&created).await).unwrap();
+    assert_eq!(result.live, Some(false), "{result:#?}");
+    assert!(
+        result.reasons.iter().any(|r| r.check == "light_reflection"
+            && !r.passed
+            && r.reason
+                .as_deref()
+                .is_some_and(|w| w.starts_with("light_missing"))),
         "{:#?}",
         result.reasons
     );

@@ -25,8 +25,13 @@ async fn code(r: reqwest::Response) -> (u16, String) {
 async fn submissions(backend: Backend) {
     let h = Harness::start_with(backend, |c| c.max_submission_bytes = 256 * 1024).await;
     let key = device_key();
-    let a = h.create_session(json!({"action": "BlinkEyes"})).await;
-    let b = h.create_session(json!({"action": "BlinkEyes"})).await;
+    // Hand-made faceless evidence: the no-flash path, so the face checks decide.
+    let a = h
+        .create_session(json!({"action": "BlinkEyes", "light_challenge": false}))
+        .await;
+    let b = h
+        .create_session(json!({"action": "BlinkEyes", "light_challenge": false}))
+        .await;
     let (a_id, a_token) = (
         a["session_id"].as_str().unwrap(),
         a["submission_token"].as_str().unwrap(),

@@ -170,6 +170,14 @@ pub fn run(args: RunArgs) -> Result<Ended, String> {
         let kinds: Vec<&str> = descriptor.plan.steps.iter().map(|s| s.kind.name()).collect();
         if !args.json {
             println!("session {} — challenges: {}", descriptor.session_id, kinds.join(" → "));
+            if descriptor.plan.light.is_some() && !args.camera {
+                // The step needs a screen lighting the face as it is filmed.
+                println!(
+                    "note: this session has the screen-light step, which a recording cannot \
+                     answer (it ends not live, light_no_reflection); for recordings create \
+                     sessions with \"light_challenge\": false"
+                );
+            }
         }
         let key = device_key(&MemoryKeyStore::default()).map_err(|e| e.to_string())?;
         let session = LivenessSession::new(

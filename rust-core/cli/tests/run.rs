@@ -106,7 +106,7 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     session(
         &base,
         &key,
-        serde_json::json!({"action": "HeadLeft"}),
+        serde_json::json!({"action": "HeadLeft", "light_challenge": false}),
         &genuine,
     )
     .await;
@@ -138,7 +138,13 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     // Every 4:2:0 siting ffmpeg writes, and mono, are read; the same recording for another
     // session's plan (a smile) is judged not live: exit code 1, with the reason, as JSON.
     let smile = dir.join("smile.json");
-    session(&base, &key, serde_json::json!({"action": "Smile"}), &smile).await;
+    session(
+        &base,
+        &key,
+        serde_json::json!({"action": "Smile", "light_challenge": false}),
+        &smile,
+    )
+    .await;
     for tag in ["C420mpeg2", "C420paldv", "C420jpeg", "Cmono"] {
         let variant = dir.join(format!("{tag}.y4m"));
         with_chroma(&clip, &variant, tag);
@@ -207,7 +213,7 @@ async fn a_recording_runs_against_a_server_and_the_exit_code_is_the_verdict() {
     session(
         &base,
         &key,
-        serde_json::json!({"action": "HeadLeft"}),
+        serde_json::json!({"action": "HeadLeft", "light_challenge": false}),
         &genuine,
     )
     .await;

@@ -283,8 +283,8 @@ impl EvidenceStore {
         }
         let first = self.first_t_ms.unwrap_or(0);
         let rel = |t: u64| t.saturating_sub(first).min(u64::from(u32::MAX)) as u32;
-        // The light tiles as one mosaic at a fixed high quality: the server re-measures
-        // colour from them, which coarse quantisation would bias.
+        // The light tiles as one mosaic, never below a quality that keeps the colour means
+        // the server re-measures unbiased.
         let light = outcome
             .light
             .as_deref()
@@ -306,7 +306,6 @@ impl EvidenceStore {
                     height: h as u32,
                     landmarks: empty_landmarks(),
                 };
-                let bytes = jpeg(&kept, LIGHT_JPEG_QUALITY)?;
                 let record = LightRecord {
                     version: liveness_protocol::light::LIGHT_VERSION,
                     salt: salt_hex(&l.salt),
@@ -324,20 +323,28 @@ impl EvidenceStore {
                     columns: LIGHT_COLUMNS as u16,
                     frame_index: 0,
                 };
-                Ok::<_, EvidenceError>((kept, bytes, record))
-            })
-            .transpose()?;
-        let light_bytes = light.as_ref().map_or(0, |(_, b, _)| b.len());
+                (kept, record)
+            });
         let mut quality = self.config.start_quality;
-        let mut frames = loop {
+        let (mut frames, light) = loop {
             let encoded = slots
                 .values()
                 .map(|k| jpeg(k, quality))
                 .collect::<Result<Vec<_>, _>>()?;
-            if encoded.iter().map(Vec::len).sum::<usize>() + light_bytes
-                <= self.config.max_total_bytes
-            {
-                break encoded;
+            let mosaic = match &light {
+                Some((kept, _)) => Some(jpeg(
+                    kept,
+                    quality.clamp(LIGHT_MIN_QUALITY, LIGHT_MAX_QUALITY),
+                )?),
+                None => None,
+            };
+            let total =
+                encoded.iter().map(Vec::len).sum::<usize>() + mosaic.as_ref().map_or(0, Vec::len);
+            if total <= self.config.max_total_bytes {
+                break (
+                    encoded,
+                    light.map(|(kept, record)| (kept, mosaic.unwrap_or_default(), record)),
+                );
             }
             if quality <= self.config.min_quality {
                 return Err(EvidenceError::TooLarge {
@@ -416,7 +423,9 @@ impl EvidenceStore {
 
 /// Tiles per mosaic row (10 × 48 px: 480 px wide).
 const LIGHT_COLUMNS: usize = 10;
-const LIGHT_JPEG_QUALITY: u8 = 90;
+/// The mosaic follows the budget's quality within these bounds.
+const LIGHT_MIN_QUALITY: u8 = 70;
+const LIGHT_MAX_QUALITY: u8 = 85;
 
 fn empty_landmarks() -> LandmarkSummary {
     LandmarkSummary {

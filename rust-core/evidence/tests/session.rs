@@ -5,13 +5,13 @@
 
 use std::path::Path;
 
-use liveness_challenge::{EngineConfig, Observation, Outcome, Session};
+use liveness_challenge::{EngineConfig, Event, Observation, Outcome, ScreenRequest, Session};
 use liveness_evidence::{EvidenceConfig, EvidenceError, EvidenceStore, ManifestInfo};
 use liveness_protocol::manifest::{DeviceInfo, ModelInfo, SdkInfo};
 use liveness_protocol::{
     ChallengeKind, DeviceSigningKey, FrameRole, Nonce, SessionOptions, Sha256Digest, derive_plan,
 };
-use liveness_testkit::{Renderer, Script};
+use liveness_testkit::{Illumination, Renderer, Script, hold_for_light};
 use liveness_vision::{ModelSet, Pipeline, PipelineConfig, Precision};
 
 fn info(nonce: Nonce) -> ManifestInfo {
@@ -50,7 +50,7 @@ fn session(config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
 
 /// Runs `script` through vision, a HeadLeft-then-BlinkEyes session and the evidence store,
 /// as the SDK's capture loop does.
-fn run(script: Script, config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
+fn run(mut script: Script, config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce) {
     let nonce = Nonce([3; 32]);
     let mut plan = derive_plan(
         &nonce,
@@ -66,7 +66,10 @@ fn run(script: Script, config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce
     for (i, s) in plan.steps.iter_mut().enumerate() {
         s.index = i as u8;
     }
+    // The plan has the light step: the subject holds still through it, lit by the screen.
+    hold_for_light(&mut script, &plan);
     let r = Renderer::new(script);
+    let mut light = Illumination::default();
     let mut pipeline = Pipeline::new(
         ModelSet::bundled(Precision::Fp32).unwrap(),
         PipelineConfig::default(),
@@ -75,13 +78,26 @@ fn run(script: Script, config: EvidenceConfig) -> (EvidenceStore, Outcome, Nonce
     let mut engine = Session::new(plan, EngineConfig::default()).unwrap();
     let mut store = EvidenceStore::new(config);
     for i in 0..r.frame_count() {
-        let img = r.render(i);
+        let img = r.render_lit(i, &light);
         let frame = img.frame().unwrap();
         let analysis = pipeline.process(&frame).unwrap();
         let t = r.timestamp_us(i) / 1000;
-        let update = engine
-            .push(&Observation::from_analysis(t, &frame, &analysis))
-            .unwrap();
+        let mut obs = Observation::from_analysis(t, &frame, &analysis);
+        if engine.wants_light_tiles() {
+            obs = obs.with_light_tile(&frame);
+        }
+        let update = engine.push(&obs).unwrap();
+        for e in &update.events {
+            if let Event::Screen(request) = e {
+                match *request {
+                    ScreenRequest::Colour { index, rgb } => {
+                        light.show(t + 17, Some(rgb));
+                        engine.screen_presented(index, t + 17);
+                    }
+                    ScreenRequest::Restore => light.show(t + 17, None),
+                }
+            }
+        }
         store.observe(t, &frame, &analysis).unwrap();
         for c in &update.captures {
             store.offer(c, t, &frame, &analysis).unwrap();
@@ -113,18 +129,26 @@ fn a_session_gives_signed_evidence_within_budget() {
             (FrameRole::Baseline, Some(0)),
             (FrameRole::ChallengePeak, Some(0)),
             (FrameRole::Baseline, Some(1)),
-            (FrameRole::ChallengePeak, Some(1))
+            (FrameRole::ChallengePeak, Some(1)),
+            (FrameRole::LightTiles, None),
         ]
     );
+    // The light record names the mosaic and every tile's time; the colours showed in turn.
+    let light = m.light.as_ref().unwrap();
+    assert_eq!(usize::from(light.frame_index), 5);
+    assert_eq!(light.presented_ms.len(), 6);
+    assert!(light.reported && light.tiles_ms.len() > 50, "{light:?}");
+    assert_eq!(m.frames[5].width, 480);
     assert!(
         evidence.total_bytes() <= 250_000,
         "{} bytes",
         evidence.total_bytes()
     );
     println!(
-        "evidence: {} frames, {} bytes, JPEG quality {}",
+        "evidence: {} frames, {} bytes ({:?}), JPEG quality {}",
         evidence.frames.len(),
         evidence.total_bytes(),
+        evidence.frames.iter().map(Vec::len).collect::<Vec<_>>(),
         evidence.jpeg_quality
     );
     for bytes in &evidence.frames {

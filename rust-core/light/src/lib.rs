@@ -59,7 +59,7 @@ impl Default for Thresholds {
             min_fit: 0.5,
             min_gain: 0.008,
             max_lag_ms: 100,
-            max_periphery_ratio: 0.9,
+            max_periphery_ratio: 0.75,
             max_ring_ratio: 0.45,
         }
     }

@@ -61,7 +61,7 @@ fn region(x: usize, y: usize) -> Option<Region> {
         return Some(Region::Centre);
     }
     let au = u.abs();
-    if (0.74..=0.98).contains(&au) && (-0.45..=0.45).contains(&v) {
+    if (0.8..=1.05).contains(&au) && (-0.45..=0.45).contains(&v) {
         return Some(Region::Periphery);
     }
     if (1.3..=1.9).contains(&au) && v.abs() <= 0.6 {

@@ -551,6 +551,9 @@ fn capture(
     let mut shown_guidance: Option<Guidance> = None;
     let mut shown_prompt: Option<(&str, Option<[f32; 2]>)> = None;
     let mut shown_progress = (-1.0f32, -1.0f32);
+    // Whether a light colour is on the screen: however the capture ends, the host gets the
+    // normal view back.
+    let mut painting = false;
     let outcome = loop {
         if cancel.is_cancelled() {
             return Err(SdkError::Cancelled);
@@ -640,6 +643,7 @@ fn capture(
                         ScreenRequest::Colour { index, rgb } => (Some(index), Some(rgb)),
                         ScreenRequest::Restore => (None, None),
                     };
+                    painting = index.is_some();
                     observer.on_event(SessionEvent::Screen { index, rgb });
                     // A source that is its own screen knows when the colour showed.
                     if let (Some(i), Some(at)) = (index, source.show(*request, sf.t_ms)) {
@@ -655,6 +659,13 @@ fn capture(
             break o;
         }
     };
+    if painting {
+        observer.on_event(SessionEvent::Screen {
+            index: None,
+            rgb: None,
+        });
+        let _ = source.show(ScreenRequest::Restore, 0);
+    }
     Ok(Captured {
         store,
         outcome,

@@ -100,6 +100,14 @@ fn subject(name: &str) -> Script {
 
 type Events = Arc<Mutex<Vec<SessionEvent>>>;
 
+/// The server's result names the light step, passed.
+fn server_side_reasons_ok(result: &Value) -> bool {
+    result["reasons"].as_array().is_some_and(|rs| {
+        rs.iter()
+            .any(|r| r["check"] == "light_reflection" && r["passed"] == true)
+    })
+}
+
 fn run_session(
     d: SessionDescriptor,
     config: SessionConfig,
@@ -139,7 +147,12 @@ async fn a_genuine_session_passes_end_to_end() {
     assert!(result.local_passed, "{result:?}");
     assert_eq!(result.result_status, "success");
     assert!(result.evidence_bytes <= 250_000);
-    assert_eq!(result.images.len(), 5);
+    // A photo, a baseline and a peak per challenge, and the light step's tile mosaic.
+    assert_eq!(result.images.len(), 6);
+    assert!(
+        server_side_reasons_ok(&b.result(&created).await),
+        "the server re-judged the light step"
+    );
     let server_side = b.result(&created).await;
     assert_eq!(server_side["live"], true, "{server_side:#}");
     let events = events.lock().unwrap().clone();
@@ -188,7 +201,10 @@ async fn recorded_sequences_play_back_and_carry_the_attestation() {
     use liveness_session::source::{png_dir, y4m};
     let b = backend().await;
     let dir = tempfile::tempdir().unwrap();
-    let (d, created) = b.session(json!({"action": "BlinkEyes"})).await;
+    // A recording cannot answer the light step: the no-flash path.
+    let (d, created) = b
+        .session(json!({"action": "BlinkEyes", "light_challenge": false}))
+        .await;
     let r = liveness_testkit::Renderer::new(genuine(&d));
     let file = std::fs::File::create(dir.path().join("clip.y4m")).unwrap();
     let mut w = liveness_testkit::output::Y4mWriter::new(file, 640, 480, 30).unwrap();
@@ -230,7 +246,9 @@ async fn recorded_sequences_play_back_and_carry_the_attestation() {
     assert_eq!(m.attestation.unwrap().token, hex_of(&challenge));
 
     // The PNG folder plays the same performance.
-    let (d, created) = b.session(json!({"action": "BlinkEyes"})).await;
+    let (d, created) = b
+        .session(json!({"action": "BlinkEyes", "light_challenge": false}))
+        .await;
     let (_, observer) = recorder();
     let (s, _) = run_session(d, SessionConfig::default(), observer);
     let result = s
@@ -421,6 +439,10 @@ impl<S: FrameSource> FrameSource for Counting<S> {
         self.frames.fetch_add(1, Ordering::SeqCst);
         self.inner.next_frame()
     }
+    fn show(&mut self, request: liveness_session::ScreenRequest, t_ms: u64) -> Option<u64> {
+        self.inner.show(request, t_ms)
+    }
+
     fn stop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
         self.inner.stop();
@@ -453,8 +475,9 @@ async fn cancelling_mid_challenge_releases_the_camera_and_uploads_nothing() {
         stopped.load(Ordering::SeqCst),
         "the camera was not released"
     );
+    // The first challenge starts after the baseline and the 3 s light step (~110 frames).
     assert!(
-        frames.load(Ordering::SeqCst) < 60,
+        frames.load(Ordering::SeqCst) < 150,
         "frames kept coming after cancel"
     );
     let session: Value = b

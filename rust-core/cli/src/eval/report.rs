@@ -40,6 +40,8 @@ pub struct Record {
     pub signed: bool,
     /// The checks the server failed, with their reasons.
     pub failed_checks: Vec<String>,
+    /// What the server measured in the light step, passed or not (fit, lag, gain, shape).
+    pub light: Option<String>,
     pub guidance: Vec<String>,
     pub prompts: Vec<String>,
     pub challenges: Vec<String>,
@@ -74,6 +76,7 @@ impl Record {
             message_code: None,
             signed: false,
             failed_checks: Vec::new(),
+            light: None,
             guidance: Vec::new(),
             prompts: Vec::new(),
             challenges: Vec::new(),
@@ -90,6 +93,11 @@ impl Record {
             .and_then(|m| serde_json::to_value(m).ok())
             .and_then(|v| v.as_str().map(str::to_owned));
         self.signed = r.verdict.is_some();
+        self.light = r
+            .reasons
+            .iter()
+            .find(|c| c.check == liveness_light::CHECK)
+            .and_then(|c| c.reason.clone());
         self.failed_checks = r
             .reasons
             .iter()

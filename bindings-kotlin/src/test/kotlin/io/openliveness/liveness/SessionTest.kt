@@ -47,7 +47,12 @@ class SessionTest {
             val collector = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
                 liveness.events.collect { events.add(it) }
             }
-            val result = Y4mFrameProvider(clip, mirrored = true).use { liveness.run(it) }
+            // The light step runs first: the provider stands in for the phone's screen lighting
+            // the face, reading what the UI state says to paint.
+            val frames = ScreenLitFrames(Y4mFrameProvider(clip, mirrored = true), liveness)
+            val result = liveness.run(frames)
+            frames.stop()
+            assertEquals(6, frames.coloursShown, "six colours were painted and reported")
             // Events come from the SDK's threads into the flow's buffer; the last one may still
             // be on its way to this collector when run() returns.
             withTimeout(5_000) { while (events.none { it is LivenessEvent.Finished }) delay(10) }
@@ -57,10 +62,12 @@ class SessionTest {
             assertTrue(result.localPassed, result.localFailure ?: "")
             assertTrue(result.images.isNotEmpty() && result.images.all(::isJpeg))
             assertEquals(result.evidenceBytes.toLong(), result.images.sumOf { it.size.toLong() })
-            assertContains(Backend.result(created), "\"live\":true")
+            val verdict = Backend.result(created)
+            assertContains(verdict, "\"live\":true")
+            assertContains(verdict, "\"check\":\"light_reflection\",\"passed\":true")
 
             val kinds = events.map { it::class.simpleName }
-            for (k in listOf("Prompt", "Progress", "ChallengeStarted", "ChallengeFinished", "Captured", "LocalOutcome", "Submitted", "Finished")) {
+            for (k in listOf("Prompt", "Screen", "Progress", "ChallengeStarted", "ChallengeFinished", "Captured", "LocalOutcome", "Submitted", "Finished")) {
                 assertContains(kinds, k)
             }
             // Order: the local outcome comes before the upload, the server's answer last.
@@ -70,12 +77,36 @@ class SessionTest {
             assertEquals(Phase.FINISHED, state.phase)
             assertEquals("success", state.resultStatus)
             assertEquals(true, state.localPassed)
+            assertEquals(null, state.screenColor, "the normal view is back")
+        }
+    }
+
+    @Test
+    fun aRecordingThatCannotReflectTheScreenIsNotLiveAndSaysWhy() = runBlocking {
+        val created = Backend.createSession("""{"action": "Smile"}""")
+        val clip = Backend.render(created, "unlit")
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            val screens = Collections.synchronizedList(mutableListOf<LivenessEvent.Screen>())
+            val collector = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+                liveness.events.collect { if (it is LivenessEvent.Screen) screens.add(it) }
+            }
+            val result = Y4mFrameProvider(clip).use { liveness.run(it) }
+            collector.cancelAndJoin()
+            assertEquals(false, result.localPassed)
+            assertEquals("light_no_reflection", result.localFailure)
+            // A first run of six colours, the guidance, and a second run the clip cuts short.
+            val painted = screens.count { it.index != null }
+            assertTrue(painted > 6, "$screens")
+            assertEquals(null, liveness.state.value.screenColor)
+            val verdict = Backend.result(created)
+            assertContains(verdict, "\"live\":false")
+            assertContains(verdict, "light_not_seen")
         }
     }
 
     @Test
     fun recordThenSubmitTwiceIsOneJob() = runBlocking {
-        val created = Backend.createSession("""{"action": "Smile"}""")
+        val created = Backend.createSession("""{"action": "Smile", "light_challenge": false}""")
         val clip = Backend.render(created, "record")
         val session = LivenessSession(Backend.url, created, Backend.config(), memoryKeyStore(), object : LivenessObserver {
             override fun onEvent(event: LivenessEvent) {}
@@ -101,7 +132,7 @@ class SessionTest {
 
     @Test
     fun zeroCopyJniPathFeedsAWholeSession() = runBlocking {
-        val created = Backend.createSession("""{"action": "HeadLeft"}""")
+        val created = Backend.createSession("""{"action": "HeadLeft", "light_challenge": false}""")
         val clip = Backend.render(created, "jni")
         Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
             val running = async(Dispatchers.Default) { liveness.run() }
@@ -241,7 +272,7 @@ class SessionTest {
 
     @Test
     fun callbacksArriveOnSdkThreadsAndAThrowingObserverDoesNotStopTheSession() {
-        val created = Backend.createSession("""{"action": "BlinkEyes"}""")
+        val created = Backend.createSession("""{"action": "BlinkEyes", "light_challenge": false}""")
         val clip = Backend.render(created, "threads")
         val threads = Collections.synchronizedSet(mutableSetOf<String>())
         val calls = AtomicInteger()

@@ -161,6 +161,10 @@ private fun SetupScreen(
             OutlinedButton(onClick = onSettings) { Text(stringResource(R.string.sample_settings)) }
         }
         Text(options.toJson(), style = MaterialTheme.typography.bodySmall)
+        // Before any flash: what the light step will show (the SDK's own string).
+        if (options.lightChallenge) {
+            Text(stringResource(io.openliveness.liveness.R.string.liveness_light_notice), style = MaterialTheme.typography.bodySmall)
+        }
         problem?.let { Text(it, color = MaterialTheme.colorScheme.error) }
     }
 }
@@ -171,6 +175,7 @@ private fun SettingsScreen(initial: ChallengeOptions, onDone: (ChallengeOptions)
     var fixed by remember { mutableStateOf(if (initial.action == "Random") "BlinkEyes" else initial.action) }
     var available by remember { mutableStateOf(initial.available) }
     var count by remember { mutableStateOf(initial.count) }
+    var light by remember { mutableStateOf(initial.lightChallenge) }
     Column(Modifier.fillMaxSize().padding(16.dp).verticalScroll(rememberScrollState())) {
         Text(stringResource(R.string.sample_settings), style = MaterialTheme.typography.headlineSmall)
         Row(verticalAlignment = Alignment.CenterVertically) {
@@ -184,6 +189,10 @@ private fun SettingsScreen(initial: ChallengeOptions, onDone: (ChallengeOptions)
                 OutlinedButton(onClick = { count = (count + 1).coerceAtMost(5) }) { Text("+") }
             }
         }
+        Row(verticalAlignment = Alignment.CenterVertically) {
+            Checkbox(light, { light = it })
+            Text(stringResource(R.string.sample_light_challenge))
+        }
         for (kind in ChallengeOptions.ALL) {
             Row(verticalAlignment = Alignment.CenterVertically) {
                 if (random) {
@@ -195,7 +204,7 @@ private fun SettingsScreen(initial: ChallengeOptions, onDone: (ChallengeOptions)
             }
         }
         Button(onClick = {
-            onDone(ChallengeOptions(action = if (random) "Random" else fixed, available = if (random) available else emptySet(), count = count))
+            onDone(ChallengeOptions(action = if (random) "Random" else fixed, available = if (random) available else emptySet(), count = count, lightChallenge = light))
         }) { Text(stringResource(R.string.sample_done)) }
     }
 }

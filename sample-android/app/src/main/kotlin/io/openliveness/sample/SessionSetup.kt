@@ -22,6 +22,8 @@ data class ChallengeOptions(
     val available: Set<String> = emptySet(),
     val count: Int = 2,
     val stepTimeLimitMs: Int? = null,
+    /** The screen-light step (on unless the user asked for the no-flash path). */
+    val lightChallenge: Boolean = true,
 ) {
     init {
         require(action == "Random" || action in ALL) { "unknown action $action" }
@@ -40,6 +42,7 @@ data class ChallengeOptions(
             }
         }
         stepTimeLimitMs?.let { append(",\"step_time_limit_ms\":").append(it) }
+        if (!lightChallenge) append(",\"light_challenge\":false")
         append('}')
     }
 

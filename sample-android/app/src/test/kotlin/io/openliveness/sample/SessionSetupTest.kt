@@ -31,6 +31,10 @@ class SessionSetupTest {
             ChallengeOptions(available = setOf("Smile", "BlinkEyes"), count = 3).toJson(),
         )
         assertEquals("""{"action":"HeadLeft"}""", ChallengeOptions(action = "HeadLeft", count = 4).toJson())
+        assertEquals(
+            """{"action":"Smile","light_challenge":false}""",
+            ChallengeOptions(action = "Smile", lightChallenge = false).toJson(),
+        )
         assertFailsWith<IllegalArgumentException> { ChallengeOptions(action = "Jump") }
         assertFailsWith<IllegalArgumentException> { ChallengeOptions(count = 9) }
     }
