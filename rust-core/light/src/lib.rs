@@ -82,6 +82,9 @@ impl Judgement {
                 "fit {:.2}, lag {} ms, gain {:.3}, sides/centre {:.2}, background/centre {:.2} over {} frames",
                 r.fit, r.lag_ms, r.gain, r.periphery_ratio, r.ring_ratio, r.frames
             ),
+            None if self.reason == Some(reasons::NO_REFLECTION) => {
+                "the face's colour did not follow the screen at all".into()
+            }
             None => "too few frames with a face".into(),
         }
     }
@@ -90,10 +93,16 @@ impl Judgement {
 impl Thresholds {
     pub fn judge(&self, samples: &[(u64, RegionMeans)], schedule: &Schedule) -> Judgement {
         let Some(r) = fit_response(samples, schedule, self.min_frames) else {
+            // Enough frames but no positive answer at any lag is no reflection, not no face.
+            let reason = if samples.len() >= self.min_frames {
+                reasons::NO_REFLECTION
+            } else {
+                reasons::NO_FACE
+            };
             return Judgement {
                 passed: false,
                 score: 0.0,
-                reason: Some(reasons::NO_FACE),
+                reason: Some(reason),
                 response: None,
             };
         };
