@@ -22,8 +22,8 @@ const LEAD_IN_MS: u64 = 150;
 const STEP_MS: u64 = liveness_protocol::light::STEP_MS as u64;
 /// How long the guidance shows before the second run.
 const RETRY_PAUSE_MS: u64 = 1500;
-/// Tiles closer than this are not kept (at most ~22 a second whatever the camera's rate:
-/// every frame at 15–20 fps, every other one at 30): ~65 tiles, ~6 frames per colour.
+/// Tiles closer than this are not kept (at most 22 a second whatever the camera's rate:
+/// every frame up to 22 fps, every other one at 30): 45–66 tiles, 7–11 per colour.
 const MIN_TILE_GAP_MS: u64 = 45;
 /// The face may leave the picture this long during the sequence.
 const MAX_LOST_MS: u64 = 800;

@@ -68,6 +68,9 @@ enum Command {
         /// Only sessions whose id contains this.
         #[arg(long)]
         filter: Option<String>,
+        /// Run every session on the no-flash path (`light_challenge: false`).
+        #[arg(long)]
+        no_light: bool,
     },
     /// The head-pose estimate against the renderer's ground truth (yaw and pitch −45…45°,
     /// three distances, roll 0° and 15°): prints the error curve; exit code 1 if an error
@@ -263,6 +266,7 @@ fn run(command: Command) -> Result<(), Failure> {
             require_clips,
             jobs,
             filter,
+            no_light,
         } => {
             let jobs = jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -275,6 +279,7 @@ fn run(command: Command) -> Result<(), Failure> {
                 require_clips,
                 jobs,
                 filter,
+                no_light,
             }) {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(Failure::CheckFailed),

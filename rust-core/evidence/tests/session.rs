@@ -137,7 +137,7 @@ fn a_session_gives_signed_evidence_within_budget() {
     let light = m.light.as_ref().unwrap();
     assert_eq!(usize::from(light.frame_index), 5);
     assert_eq!(light.presented_ms.len(), 6);
-    assert!(light.reported && light.tiles_ms.len() > 50, "{light:?}");
+    assert!(light.reported && light.tiles_ms.len() >= 40, "{light:?}");
     assert_eq!(m.frames[5].width, 480);
     assert!(
         evidence.total_bytes() <= 250_000,

@@ -51,6 +51,9 @@ pub struct EvalArgs {
     pub jobs: usize,
     /// Only sessions whose id contains this.
     pub filter: Option<String>,
+    /// Every session on the no-flash path (`light_challenge: false`): the figures without the
+    /// light step (the daylight sessions, which test it, are left out).
+    pub no_light: bool,
 }
 
 fn fail(e: impl std::fmt::Display) -> String {
@@ -81,6 +84,12 @@ pub fn eval(args: EvalArgs) -> Result<bool, String> {
     }
     if let Some(f) = &args.filter {
         scenarios.retain(|s| s.id.contains(f.as_str()));
+    }
+    if args.no_light {
+        scenarios.retain(|s| !s.id.starts_with("rendered/daylight/"));
+        for s in &mut scenarios {
+            s.options.light_challenge = Some(false);
+        }
     }
     std::fs::create_dir_all(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let started = Instant::now();
