@@ -5,6 +5,7 @@ import io.openliveness.liveness.ffi.FramePlane
 import io.openliveness.liveness.ffi.FrameProvider
 import io.openliveness.liveness.ffi.HostFrame
 import kotlin.math.pow
+import kotlin.math.sqrt
 
 /**
  * The phone's screen lighting a recorded face, so the light step can run on the JVM: a test
@@ -56,19 +57,21 @@ class ScreenLitFrames(
         val u = image.u.bytes.copyOf()
         val v = image.v.bytes.copyOf()
         val cw = image.u.rowStride.toInt()
-        // The face of `liveness render --for-session`: centred at (0.5, 0.45), ~0.28 of the
-        // width across.
+        // The head of `liveness render --for-session`: centred at (0.5, 0.45); its face is
+        // ~0.23 of the width from cheek to cheek, the head a little wider (the cheeks' outline
+        // sits at ~0.9 of its half-width, where a sphere lit from the front is at ~40 %).
         val cx = 0.5 * w
         val cy = 0.45 * h
-        val ax = 0.16 * w
-        val ay = 0.2 * w
+        val ax = 0.13 * w
+        val ay = 0.17 * w
         for (py in 0 until h) {
             for (px in 0 until w) {
                 val dx = (px + 0.5 - cx) / ax
                 val dy = (py + 0.5 - cy) / ay
                 val r2 = dx * dx + dy * dy
                 if (r2 >= 1.0) continue
-                val shade = 1.0 - 0.55 * r2
+                // A sphere lit from the viewer's side: Lambert is the normal's z, √(1 − r²).
+                val shade = sqrt(1.0 - r2)
                 val ci = (py / 2) * cw + px / 2
                 val yy = (y[py * w + px].toInt() and 0xFF).toDouble()
                 val uu = (u[ci].toInt() and 0xFF) - 128.0
