@@ -89,6 +89,10 @@ pub struct SessionConfig {
     pub sdk: SdkInfo,
     pub device: DeviceInfo,
     pub attestation: Option<Arc<dyn AttestationProvider>>,
+    /// Evaluation only: the light step's salts are derived from this value instead of drawn
+    /// from the OS, so a seeded evaluation gives the same colours every run. An app never
+    /// sets it (the salts would be guessable).
+    pub light_salt_seed: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for SessionConfig {
@@ -126,6 +130,7 @@ impl Default for SessionConfig {
                 app_id: None,
             },
             attestation: None,
+            light_salt_seed: None,
         }
     }
 }
@@ -538,9 +543,23 @@ fn capture(
     let mut pipeline = Pipeline::new(models, config.pipeline.clone())
         .map_err(|e| SdkError::ModelLoad(e.to_string()))?;
     let mut salts = [[0u8; 16]; 2];
-    for salt in &mut salts {
-        getrandom::fill(salt)
-            .map_err(|e| SdkError::Internal(format!("no randomness for the light step: {e}")))?;
+    match config.light_salt_seed {
+        Some(seed) => {
+            for (k, salt) in salts.iter_mut().enumerate() {
+                let mut h = <sha2::Sha256 as sha2::Digest>::new();
+                sha2::Digest::update(&mut h, b"liveness-eval-light-salt");
+                sha2::Digest::update(&mut h, seed);
+                sha2::Digest::update(&mut h, [k as u8]);
+                salt.copy_from_slice(&sha2::Digest::finalize(h)[..16]);
+            }
+        }
+        None => {
+            for salt in &mut salts {
+                getrandom::fill(salt).map_err(|e| {
+                    SdkError::Internal(format!("no randomness for the light step: {e}"))
+                })?;
+            }
+        }
     }
     let mut engine = Session::new(plan, config.engine.clone())
         .map_err(|e| SdkError::InvalidInput(e.to_string()))?

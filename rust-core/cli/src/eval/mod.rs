@@ -266,6 +266,8 @@ async fn session(ctx: &Ctx, s: &Scenario, record: &mut Record) -> Result<(), Str
     let config = SessionConfig {
         models: Some(ctx.models.clone()),
         poll_interval: Duration::from_millis(50),
+        // The scenario's own nonce seeds the light colours: the same seed, the same run.
+        light_salt_seed: Some(s.nonce.0),
         ..SessionConfig::default()
     };
     let key = device_key(&MemoryKeyStore::default()).map_err(fail)?;
