@@ -177,6 +177,36 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
 
 /// A malicious device keeps a genuine recording's frames but claims more than they show: the
 /// server's re-check on the pixels catches each lie, whatever the manifest says.
+/// Uploads `upload` for `created` and waits for the verdict the integrator reads.
+async fn judged(h: &Harness, created: &Value, upload: &support::Upload) -> ResultBody {
+    let r = h
+        .submit(created["submission_token"].as_str().unwrap(), upload)
+        .await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+    let job: Value = r.json().await.unwrap();
+    h.wait_job(job["job_id"].as_str().unwrap()).await;
+    serde_json::from_value(h.result(created).await).unwrap()
+}
+
+/// A forger's upload claiming a passed head turn: the photo, a frame before and one at the
+/// largest excursion of `script`.
+fn forge_turn(
+    created: &Value,
+    script: liveness_testkit::Script,
+    key: &liveness_protocol::DeviceSigningKey,
+) -> support::Upload {
+    support::forged_upload(
+        created,
+        script,
+        &[
+            (FrameRole::Photo, None, 0.5),
+            (FrameRole::Baseline, Some(0), 0.8),
+            (FrameRole::ChallengePeak, Some(0), 1.9),
+        ],
+        key,
+    )
+}
+
 async fn forged_evidence_is_spoof(backend: Backend) {
     let h = Harness::start(backend).await;
     let key = device_key();
@@ -236,23 +266,8 @@ async fn forged_evidence_is_spoof(backend: Backend) {
     for k in &mut script.keys {
         k.yaw = k.yaw.map(|y| y * 2.0);
     }
-    let forged = support::forged_upload(
-        &created,
-        script,
-        &[
-            (FrameRole::Photo, None, 0.5),
-            (FrameRole::Baseline, Some(0), 0.8),
-            (FrameRole::ChallengePeak, Some(0), 1.9),
-        ],
-        &key,
-    );
-    let r = h
-        .submit(created["submission_token"].as_str().unwrap(), &forged)
-        .await;
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    let job: Value = r.json().await.unwrap();
-    h.wait_job(job["job_id"].as_str().unwrap()).await;
-    let result: ResultBody = serde_json::from_value(h.result(&created).await).unwrap();
+    let forged = forge_turn(&created, script, &key);
+    let result = judged(&h, &created, &forged).await;
     assert_eq!(result.live, Some(false), "{result:#?}");
     assert_ne!(result.verdict.as_ref().unwrap().verdict, VerdictKind::Live);
     assert!(
@@ -267,26 +282,15 @@ async fn forged_evidence_is_spoof(backend: Backend) {
     // 3. Evidence without the light step for a plan that has it (an SDK that skipped it, or
     // frames injected past it): not live, named.
     let created = h.create_session(json!({"action": "HeadLeft"})).await;
-    let forged = support::forged_upload(
+    let forged = forge_turn(
         &created,
         liveness_testkit::Script::parse(include_str!(
             "../../rust-core/testkit/subjects/head_left.toml"
         ))
         .unwrap(),
-        &[
-            (FrameRole::Photo, None, 0.5),
-            (FrameRole::Baseline, Some(0), 0.8),
-            (FrameRole::ChallengePeak, Some(0), 1.9),
-        ],
         &key,
     );
-    let r = h
-        .submit(created["submission_token"].as_str().unwrap(), &forged)
-        .await;
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    let job: Value = r.json().await.unwrap();
-    h.wait_job(job["job_id"].as_str().unwrap()).await;
-    let result: ResultBody = serde_json::from_value(h.result(&created).await).unwrap();
+    let result = judged(&h, &created, &forged).await;
     assert_eq!(result.live, Some(false), "{result:#?}");
     assert!(
         result.reasons.iter().any(|r| r.check == "light_reflection"
