@@ -665,10 +665,9 @@ fn capture(
                     painting = index.is_some();
                     observer.on_event(SessionEvent::Screen { index, rgb });
                     // A source that is its own screen knows when the colour showed.
-                    if let (Some(i), Some(at)) = (index, source.show(*request, sf.t_ms)) {
+                    let shown_at = source.show(*request, sf.t_ms);
+                    if let (Some(i), Some(at)) = (index, shown_at) {
                         engine.screen_presented(i, at);
-                    } else if index.is_none() {
-                        let _ = source.show(*request, sf.t_ms);
                     }
                 }
                 _ => {}
