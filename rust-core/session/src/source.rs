@@ -284,12 +284,13 @@ impl FrameSource for VecSource {
 }
 
 #[cfg(feature = "synthetic")]
-pub use synthetic::{RenderedSource, Y4mSource, png_dir, y4m};
+pub use synthetic::{RenderedSource, UserCues, Y4mSource, png_dir, y4m};
 
 #[cfg(feature = "synthetic")]
 mod synthetic {
     use std::io::BufReader;
     use std::path::Path;
+    use std::sync::{Arc, Mutex};
     use std::time::Instant;
 
     use liveness_frame::{OwnedFrame, PixelFormat};
@@ -298,6 +299,92 @@ mod synthetic {
 
     use super::{FrameSource, ScreenRequest, SourceFrame, VecSource, pace_to};
     use crate::error::SdkError;
+    use crate::events::SessionEvent;
+
+    /// A person's delay between reading "move closer" and moving.
+    const REACTION_S: f32 = 0.4;
+    /// How fast a person asked to move closer comes (relative size a second), and how long
+    /// they go on after the message clears.
+    const APPROACH_PER_S: f32 = 0.5;
+    const APPROACH_OVERRUN_S: f32 = 0.3;
+    /// Nobody comes closer than this many times their first distance's size.
+    const MAX_APPROACH: f32 = 2.2;
+    /// A responsive performance ends at most this long after its script would have.
+    const MAX_PAUSED_S: f32 = 30.0;
+
+    /// What the rendered subject has read on the screen, for a subject who reacts as a
+    /// person does: still while the screen flashes (the light step, its retry included), and
+    /// coming closer while the light step asks to. The session's observer feeds it
+    /// ([`UserCues::on_event`]); the capture loop calls the observer before it asks for the
+    /// next frame, so a responsive run is as deterministic as a scripted one.
+    #[derive(Debug, Clone, Default)]
+    pub struct UserCues(Arc<Mutex<Cues>>);
+
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Cues {
+        light_step: bool,
+        too_far: bool,
+    }
+
+    impl UserCues {
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        pub fn on_event(&self, e: &SessionEvent) {
+            let Ok(mut c) = self.0.lock() else { return };
+            match e {
+                SessionEvent::Prompt { code, .. } => c.light_step = *code == "light_check",
+                SessionEvent::Guidance { code, .. } => c.too_far = *code == Some("too_far"),
+                _ => {}
+            }
+        }
+
+        fn get(&self) -> Cues {
+            self.0.lock().map(|c| *c).unwrap_or_default()
+        }
+    }
+
+    /// Where a responsive subject is in its script, and how much closer it came.
+    #[derive(Debug)]
+    struct Response {
+        cues: UserCues,
+        script_t: f32,
+        last_t: Option<f32>,
+        approach: f32,
+        asked_since: Option<f32>,
+        cleared_at: Option<f32>,
+    }
+
+    impl Response {
+        /// The script time and size factor for a frame captured at `t` seconds.
+        fn step(&mut self, t: f32) -> (f32, f32) {
+            let dt = self.last_t.map_or(0.0, |l| (t - l).max(0.0));
+            self.last_t = Some(t);
+            let cues = self.cues.get();
+            if !cues.light_step {
+                self.script_t += dt;
+            }
+            if cues.light_step && cues.too_far {
+                self.asked_since.get_or_insert(t);
+                self.cleared_at = None;
+            } else if self.asked_since.is_some() && self.cleared_at.is_none() {
+                self.cleared_at = Some(t);
+            }
+            let moving = match (self.asked_since, self.cleared_at) {
+                (Some(since), None) => t - since >= REACTION_S,
+                (Some(_), Some(cleared)) => t - cleared < APPROACH_OVERRUN_S,
+                _ => false,
+            };
+            if moving {
+                self.approach = (self.approach * (1.0 + APPROACH_PER_S * dt)).min(MAX_APPROACH);
+            } else if self.cleared_at.is_some() {
+                self.asked_since = None;
+                self.cleared_at = None;
+            }
+            (self.script_t, self.approach)
+        }
+    }
 
     /// The synthetic subject performing a script, rendered frame by frame as it is asked for.
     #[derive(Debug)]
@@ -310,6 +397,7 @@ mod synthetic {
         light: Illumination,
         display_latency_ms: u64,
         screen_answers: bool,
+        response: Option<Response>,
     }
 
     impl RenderedSource {
@@ -323,7 +411,24 @@ mod synthetic {
                 light: Illumination::default(),
                 display_latency_ms: 17,
                 screen_answers: true,
+                response: None,
             }
+        }
+
+        /// The subject reacts to what the session shows (see [`UserCues`]) instead of
+        /// playing its script on the clock: the script pauses while the light step runs and
+        /// the subject comes closer when that step asks it to. The script then holds no pause
+        /// of its own for the light step.
+        pub fn responsive(mut self, cues: UserCues) -> Self {
+            self.response = Some(Response {
+                cues,
+                script_t: 0.0,
+                last_t: None,
+                approach: 1.0,
+                asked_since: None,
+                cleared_at: None,
+            });
+            self
         }
 
         /// The frames ignore this session's screen and carry the light step of the session
@@ -345,16 +450,27 @@ mod synthetic {
 
     impl FrameSource for RenderedSource {
         fn next_frame(&mut self) -> Result<Option<SourceFrame>, SdkError> {
-            if self.next >= self.renderer.frame_count() {
-                return Ok(None);
-            }
             let i = self.next;
+            let script = self.renderer.script();
+            let img = match &mut self.response {
+                None if i >= self.renderer.frame_count() => return Ok(None),
+                None => self.renderer.render_lit(i, &self.light),
+                Some(r) => {
+                    let t = script.time(i);
+                    let (script_t, approach) = r.step(t);
+                    if script_t >= script.duration || t >= script.duration + MAX_PAUSED_S {
+                        return Ok(None);
+                    }
+                    let mut state = script.state_at(script_t);
+                    state.scale *= approach;
+                    self.renderer.render_posed(i, &state, script_t, &self.light)
+                }
+            };
             self.next += 1;
             let t_ms = self.renderer.timestamp_us(i) / 1000;
             if self.pace {
                 pace_to(&mut self.started, t_ms);
             }
-            let img = self.renderer.render_lit(i, &self.light);
             let frame = OwnedFrame::from_rgb(&img.rgb, img.width, img.height, PixelFormat::Rgb8)
                 .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
             let mut f = SourceFrame::new(t_ms, frame);

@@ -268,7 +268,20 @@ impl Renderer {
     /// Frame `i` lit by what the phone's screen showed (`light`, read at the frame's capture
     /// time: the closed loop of a phone showing colours to the face it films).
     pub fn render_lit(&self, i: usize, light: &Illumination) -> RgbImage {
-        let s = self.script.state(i);
+        self.render_posed(i, &self.script.state(i), self.script.time(i), light)
+    }
+
+    /// Frame `i` (its capture time, noise and light) showing the subject in state `s`, the
+    /// script's state at time `script_t` (seconds): a subject who pauses its performance,
+    /// or moves closer when asked, is rendered from a state other than frame `i`'s own.
+    pub fn render_posed(
+        &self,
+        i: usize,
+        s: &State,
+        script_t: f32,
+        light: &Illumination,
+    ) -> RgbImage {
+        let s = *s;
         let (w, h) = (self.script.width as usize, self.script.height as usize);
         let t_ms = self.script.time(i) * 1000.0;
         let ratio = self.script.screen_lux * s.scale * s.scale / self.script.ambient_lux;
@@ -281,7 +294,7 @@ impl Renderer {
             Some(a) => {
                 // What the replay shows: the genuine scene as lit when it was recorded, or
                 // re-lit by an adaptive attacker with the colour it saw `latency` ago.
-                let mut content = self.scene(&s, self.script.time(i), w, h);
+                let mut content = self.scene(&s, script_t, w, h);
                 let (shown, at) = match a.relight_latency_ms {
                     Some(latency) => (light.clone(), t_ms - latency),
                     None if a.recorded_light => {
@@ -296,7 +309,7 @@ impl Renderer {
                 out
             }
             None => {
-                let mut c = self.scene(&s, self.script.time(i), w, h);
+                let mut c = self.scene(&s, script_t, w, h);
                 light.light(&mut c.rgb, &c.shade, t_ms, ratio, t_ms);
                 c.rgb
             }

@@ -398,7 +398,11 @@ impl Script {
 
     /// The state at frame `i`.
     pub fn state(&self, i: usize) -> State {
-        let t = self.time(i);
+        self.state_at(self.time(i))
+    }
+
+    /// The state at `t` seconds into the script.
+    pub fn state_at(&self, t: f32) -> State {
         let eyes = |k: &Key| k.eyes;
         let (follow_yaw, follow_pitch) = self.follow.as_ref().map_or((0.0, 0.0), |f| f.angles(t));
         State {
