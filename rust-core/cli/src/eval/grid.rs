@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use liveness_protocol::{ChallengeKind, ChallengePlan, Nonce, SessionOptions, Sha256Digest};
 use liveness_testkit::script::{Attack, AttackKind, Occluder, SecondFace};
-use liveness_testkit::{Script, hold_for_light, performing_plan, performing_plan_steps};
+use liveness_testkit::{Script, performing_plan, performing_plan_steps};
 
 /// What a session is, for the ISO/IEC 30107-3 tallies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -352,11 +352,13 @@ pub fn nonce_for(seed: u64, index: u64) -> Nonce {
     Nonce(Sha256Digest::of(&bytes).0)
 }
 
-/// The genuine subject performing `plan` under `c`.
+/// The genuine subject performing `plan` under `c`. The subject reacts to the session (it
+/// holds still through the light step however long it runs, and comes closer when asked),
+/// so its script has no pause for the light step: a miss re-rendered with `liveness render`
+/// plays the challenges without those reactions.
 pub fn performer(plan: &ChallengePlan, c: &Conditions) -> Result<Script, String> {
     let mut s = performing_plan_steps(plan).map_err(|e| e.to_string())?;
     c.apply(&mut s);
-    hold_for_light(&mut s, plan);
     s.validate().map_err(|e| e.to_string())?;
     Ok(s)
 }
@@ -439,10 +441,47 @@ pub fn attack_script(
     Ok(s)
 }
 
-/// Picks `values[(i * stride + offset) % len]`: each dimension cycles through its values at
-/// its own stride, so combinations vary while every value appears about equally often.
-fn pick<T: Copy>(values: &[T], i: usize, stride: usize, offset: usize) -> T {
-    values[(i * stride + offset) % values.len()]
+/// Each session's value of one dimension: every value about equally often (the list is the
+/// values repeated to `n`), shuffled with the dimension's own generator so that sessions
+/// draw combinations across the whole grid. (A fixed stride per dimension repeats one short
+/// cycle of combinations, and then a single hard combination is counted over and over.)
+fn balanced(len: usize, n: usize, rng: &mut liveness_testkit::render::Rng) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).map(|i| i % len).collect();
+    for i in (1..v.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        v.swap(i, j);
+    }
+    v
+}
+
+/// The conditions of sessions `0..n` of the full grid, reproducible from `seed`.
+/// `first` numbers the sessions' own seeds (the attacks' follow the genuine ones').
+fn condition_grid(n: usize, seed: u64, first: usize) -> Vec<Conditions> {
+    let mut rng =
+        liveness_testkit::render::Rng::new((seed ^ 0x6772_6964).wrapping_add(first as u64));
+    let lighting = balanced(LIGHTING.len(), n, &mut rng);
+    let sensor = balanced(SENSOR.len(), n, &mut rng);
+    let framing = balanced(FRAMING.len(), n, &mut rng);
+    let timing = balanced(TIMING.len(), n, &mut rng);
+    let amplitude = balanced(AMPLITUDE.len(), n, &mut rng);
+    let delivery = balanced(DELIVERY.len(), n, &mut rng);
+    let mirrored = balanced(2, n, &mut rng);
+    (0..n)
+        .map(|i| {
+            let (fps, repeat) = DELIVERY[delivery[i]];
+            Conditions {
+                lighting: LIGHTING[lighting[i]],
+                sensor: SENSOR[sensor[i]],
+                framing: FRAMING[framing[i]],
+                timing: TIMING[timing[i]],
+                amplitude: AMPLITUDE[amplitude[i]],
+                fps,
+                repeat,
+                mirrored: mirrored[i] == 0,
+                seed: seed.wrapping_mul(1000).wrapping_add((first + i) as u64),
+            }
+        })
+        .collect()
 }
 
 fn options(kinds: &[ChallengeKind]) -> SessionOptions {
@@ -475,28 +514,14 @@ fn kinds_for(i: usize, rng: &mut liveness_testkit::render::Rng) -> Vec<Challenge
     vec![ChallengeKind::ALL[(i - i / 4) % ChallengeKind::ALL.len()]]
 }
 
-fn conditions(i: usize, seed: u64) -> Conditions {
-    let (fps, repeat) = pick(&DELIVERY, i, 3, 1);
-    Conditions {
-        lighting: pick(&LIGHTING, i, 1, 0),
-        sensor: pick(&SENSOR, i, 3, 2),
-        framing: pick(&FRAMING, i, 5, 1),
-        timing: pick(&TIMING, i, 2, 0),
-        amplitude: pick(&AMPLITUDE, i, 7, 3),
-        fps,
-        repeat,
-        mirrored: i % 2 == 0,
-        seed: seed.wrapping_mul(1000).wrapping_add(i as u64),
-    }
-}
-
 /// The rendered sessions: `genuine` bona fide ones and the attacks (about a third as many in
 /// `--quick`).
 pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
     let mut rng = liveness_testkit::render::Rng::new(seed);
     let genuine = if quick { 12 } else { 162 };
+    let grid = condition_grid(genuine, seed, 0);
     let mut out = Vec::new();
-    for i in 0..genuine {
+    for (i, drawn) in grid.iter().enumerate() {
         let kinds = kinds_for(i, &mut rng);
         let c = if quick {
             // The quick set keeps each kind at the reference performance, then varies one
@@ -516,7 +541,7 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
             }
             c
         } else {
-            conditions(i, seed)
+            drawn.clone()
         };
         let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
         let mut s = Scenario::new(
@@ -594,6 +619,7 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
             &[0.0, 33.0, 67.0, 100.0],
         ),
     ];
+    let attack_grid = condition_grid(attacks.iter().map(|a| a.1).sum(), seed, genuine);
     let mut n = genuine;
     for (kind, count, params) in attacks {
         let count = if quick {
@@ -603,7 +629,7 @@ pub fn scenarios(quick: bool, seed: u64) -> Vec<Scenario> {
         };
         for j in 0..count {
             let plan = attack_plans[(j * 2 + kind as usize) % attack_plans.len()];
-            let mut c = conditions(n, seed);
+            let mut c = attack_grid[n - genuine].clone();
             // Attackers bring good conditions (and the clean ones are the hardest to catch).
             c.sensor = if j % 3 == 2 { "noisy" } else { "clean" };
             c.lighting = ["bright", "office", "dim"][j % 3];

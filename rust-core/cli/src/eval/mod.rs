@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use liveness_protocol::{ChallengeKind, SessionOptions};
 use liveness_server::{RunningServer, Server, ServerConfig, admin};
-use liveness_session::source::{RenderedSource, y4m};
+use liveness_session::source::{RenderedSource, UserCues, y4m};
 use liveness_session::{
     FrameSource, LivenessSession, MemoryKeyStore, SessionConfig, SessionDescriptor, SessionEvent,
     device_key,
@@ -227,12 +227,14 @@ async fn session(ctx: &Ctx, s: &Scenario, record: &mut Record) -> Result<(), Str
     let json = serde_json::to_vec(&created).map_err(fail)?;
     let base = ctx.server.url();
     let descriptor = SessionDescriptor::from_json(&base, &json).map_err(fail)?;
-    let (source, script) = source_for(s, &descriptor)?;
+    let cues = UserCues::new();
+    let (source, script) = source_for(s, &descriptor, &cues)?;
     record.script = script;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let observer = {
         let seen = seen.clone();
         Arc::new(move |e: SessionEvent| {
+            cues.on_event(&e);
             let Ok(mut seen) = seen.lock() else { return };
             match e {
                 SessionEvent::Guidance { code: Some(c), .. }
@@ -334,11 +336,15 @@ fn other_plan(
 /// `liveness render` can reproduce it).
 type Source = (Box<dyn FrameSource>, Option<liveness_testkit::Script>);
 
-fn source_for(s: &Scenario, d: &SessionDescriptor) -> Result<Source, String> {
+/// `cues`: what the session shows, for a genuine subject who reacts to it.
+fn source_for(s: &Scenario, d: &SessionDescriptor, cues: &UserCues) -> Result<Source, String> {
     Ok(match &s.source {
         SourceSpec::Performer(c) => {
             let script = grid::performer(&d.plan, c)?;
-            (rendered(script.clone(), c), Some(script))
+            (
+                rendered_with(script.clone(), c, true, Some(cues.clone())),
+                Some(script),
+            )
         }
         SourceSpec::Attack {
             kind,
@@ -351,8 +357,9 @@ fn source_for(s: &Scenario, d: &SessionDescriptor) -> Result<Source, String> {
             // the light of the session it was recorded in.
             let injected = *kind == grid::AttackType::InjectedOwnPlan
                 || (*kind == grid::AttackType::ReplayOtherPlan && *param > 1.5);
+            // A replay plays on regardless of what the session shows.
             (
-                rendered_with(script.clone(), conditions, !injected),
+                rendered_with(script.clone(), conditions, !injected, None),
                 Some(script),
             )
         }
@@ -368,20 +375,21 @@ fn source_for(s: &Scenario, d: &SessionDescriptor) -> Result<Source, String> {
     })
 }
 
-fn rendered(script: liveness_testkit::Script, c: &grid::Conditions) -> Box<dyn FrameSource> {
-    rendered_with(script, c, true)
-}
-
 /// `lit`: the screen lights the scene (closed loop); otherwise the frames carry another
-/// session's light, as a recording does.
+/// session's light, as a recording does. `cues`: the subject reacts to the session.
 fn rendered_with(
     script: liveness_testkit::Script,
     c: &grid::Conditions,
     lit: bool,
+    cues: Option<UserCues>,
 ) -> Box<dyn FrameSource> {
     let interval = 1000 / u64::from(script.fps.max(1));
     let source = RenderedSource::new(script, false).mirrored(c.mirrored);
     let source = if lit { source } else { source.recorded_light() };
+    let source = match cues {
+        Some(cues) => source.responsive(cues),
+        None => source,
+    };
     let inner = Box::new(source);
     if c.repeat > 1 || c.fps < 30 {
         // A real camera's delivery: repeats, uneven stamps.
