@@ -492,6 +492,59 @@ mod synthetic {
         }
     }
 
+    #[cfg(test)]
+    mod responsive_tests {
+        use super::*;
+
+        fn prompt(code: &'static str) -> SessionEvent {
+            SessionEvent::Prompt {
+                code,
+                text: "",
+                target: None,
+            }
+        }
+
+        fn guidance(code: Option<&'static str>) -> SessionEvent {
+            SessionEvent::Guidance { code, text: None }
+        }
+
+        #[test]
+        fn the_subject_pauses_through_the_light_step_and_comes_closer_when_asked() {
+            let cues = UserCues::new();
+            let mut r = Response {
+                cues: cues.clone(),
+                script_t: 0.0,
+                last_t: None,
+                approach: 1.0,
+                asked_since: None,
+                cleared_at: None,
+            };
+            let at = |r: &mut Response, t: f32| r.step(t);
+            assert_eq!(at(&mut r, 0.0), (0.0, 1.0));
+            assert_eq!(at(&mut r, 0.5), (0.5, 1.0));
+            // The light step: the script stops, whatever the frames' clock does.
+            cues.on_event(&prompt("light_check"));
+            assert_eq!(at(&mut r, 1.0), (0.5, 1.0));
+            assert_eq!(at(&mut r, 4.0), (0.5, 1.0));
+            // Asked to come closer: after the reaction time, closer every frame...
+            cues.on_event(&guidance(Some("too_far")));
+            assert_eq!(at(&mut r, 4.1), (0.5, 1.0));
+            assert_eq!(at(&mut r, 4.4), (0.5, 1.0));
+            let (_, a) = at(&mut r, 4.9);
+            assert!((a - 1.25).abs() < 1e-4, "{a}");
+            // ...a little past the message, then still.
+            cues.on_event(&guidance(None));
+            let (_, b) = at(&mut r, 5.1);
+            assert!(b > a, "{b}");
+            let (_, c) = at(&mut r, 5.5);
+            let (_, d) = at(&mut r, 6.5);
+            assert_eq!(c, d);
+            // The next prompt: the script goes on from where it stopped, at the new distance.
+            cues.on_event(&prompt("turn_left"));
+            assert_eq!(at(&mut r, 7.0), (1.0, d));
+        }
+    }
+
     /// A `.y4m` recording, read frame by frame as it plays (8-bit 4:2:0 in any of ffmpeg's
     /// chroma sitings, or mono), stamped from its exact frame rate and paced by it when
     /// asked.
