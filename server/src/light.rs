@@ -3,7 +3,7 @@
 //! the mosaic, and the same judgement the device made (`liveness-light`) made again from
 //! the pixels.
 
-use liveness_light::{RegionMeans, Schedule, Thresholds, reasons, region_means, split_mosaic};
+use liveness_light::{RegionMeans, Schedule, Thresholds, decode_mosaic, reasons, region_means};
 use liveness_protocol::light::derive_light;
 use liveness_protocol::{ChallengePlan, EvidenceManifest};
 
@@ -75,24 +75,9 @@ pub fn recheck_light(
     let Some(bytes) = frames.get(usize::from(record.frame_index)) else {
         return Some(LightFinding::failed("light_missing", "no mosaic frame"));
     };
-    let image = match image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg) {
-        Ok(i) => i.to_rgb8(),
-        Err(e) => {
-            return Some(LightFinding::failed(
-                "light_missing",
-                format!("the mosaic is not a decodable JPEG: {e}"),
-            ));
-        }
-    };
-    let Some(tiles) = split_mosaic(
-        image.as_raw(),
-        image.width() as usize,
-        record.tiles_ms.len(),
-    ) else {
-        return Some(LightFinding::failed(
-            "light_missing",
-            "the mosaic does not hold the tiles the record lists",
-        ));
+    let tiles = match decode_mosaic(bytes, record.tiles_ms.len()) {
+        Ok(t) => t,
+        Err(e) => return Some(LightFinding::failed("light_missing", e.to_string())),
     };
     let samples: Vec<(u64, RegionMeans)> = record
         .tiles_ms

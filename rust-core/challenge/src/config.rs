@@ -48,6 +48,9 @@ pub struct EngineConfig {
     /// The light step: the face must be at least this large (fraction of the frame) to be
     /// lit enough by the screen, and the reflection's decision bounds.
     pub light_min_face_size: f32,
+    /// A run too weak to judge on a face smaller than this runs again once the user came
+    /// closer, to at least this size.
+    pub light_retry_face_size: f32,
     pub light: liveness_light::Thresholds,
 }
 
@@ -97,6 +100,7 @@ impl Default for EngineConfig {
                 temporal: true,
             },
             light_min_face_size: 0.15,
+            light_retry_face_size: 0.3,
             light: liveness_light::Thresholds::default(),
         }
     }

@@ -27,6 +27,9 @@ const RETRY_PAUSE_MS: u64 = 1500;
 const MIN_TILE_GAP_MS: u64 = 45;
 /// The face may leave the picture this long during the sequence.
 const MAX_LOST_MS: u64 = 800;
+/// After the user was asked to come closer, the face must hold a usable size this long
+/// before the colours start (they are still moving when the message clears).
+const SETTLE_MS: u64 = 400;
 
 /// What the host is asked to paint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,11 +77,19 @@ pub(crate) struct LightStep {
     requested: Vec<u64>,
     presented: Vec<Option<u64>>,
     restored: Option<u64>,
-    samples: Vec<(u64, RegionMeans)>,
     tiles: Vec<(u64, Arc<Vec<u8>>)>,
     last_face: Option<u64>,
     /// Set while the retry guidance shows.
     paused_until: Option<u64>,
+    /// The face size the run needs to start (a second run after a far face needs more).
+    min_face_size: Option<f32>,
+    /// The user was asked to come closer, and since when the face has been close enough.
+    asked_closer: bool,
+    close_since: Option<u64>,
+    /// The face's size on each kept frame of the run.
+    sizes: Vec<f32>,
+    /// The guidance while the retry pause shows.
+    retry_guidance: Guidance,
 }
 
 impl LightStep {
@@ -92,10 +103,14 @@ impl LightStep {
             requested: Vec::new(),
             presented: Vec::new(),
             restored: None,
-            samples: Vec::new(),
             tiles: Vec::new(),
             last_face: None,
             paused_until: None,
+            min_face_size: None,
+            asked_closer: false,
+            close_since: None,
+            sizes: Vec::new(),
+            retry_guidance: Guidance::ScreenLightWeak,
         }
     }
 
@@ -117,17 +132,41 @@ impl LightStep {
         self.presented[k].unwrap_or(self.requested[k])
     }
 
-    fn reset_for_retry(&mut self, t: u64) {
+    /// A weak first run: a face smaller than `retry_face_size` was too far for the screen to
+    /// light (the user is asked to come closer, and the second run waits for it); otherwise
+    /// the room's light swamped the screen's.
+    fn reset_for_retry(&mut self, t: u64, retry_face_size: f32) {
+        let mut sizes = std::mem::take(&mut self.sizes);
+        sizes.sort_by(f32::total_cmp);
+        let median = sizes.get(sizes.len() / 2).copied().unwrap_or(0.0);
+        if median < retry_face_size {
+            self.min_face_size = Some(retry_face_size);
+            self.retry_guidance = Guidance::TooFar;
+        }
+        self.asked_closer = false;
+        self.close_since = None;
         self.attempt = 2;
         self.sequence = derive_light(&self.nonce, &self.salts[1]);
         self.began = None;
         self.requested.clear();
         self.presented.clear();
         self.restored = None;
-        self.samples.clear();
         self.tiles.clear();
         self.last_face = None;
         self.paused_until = Some(t + RETRY_PAUSE_MS);
+    }
+
+    /// The kept tiles' region means as the server will measure them, out of the evidence's
+    /// JPEG mosaic, so that both decide on the same pixels.
+    fn received_samples(&self) -> Vec<(u64, RegionMeans)> {
+        let raw: Vec<Vec<u8>> = self.tiles.iter().map(|(_, t)| t.to_vec()).collect();
+        // An encoder failure leaves the raw tiles; the server then refuses the mosaic anyway.
+        let seen = liveness_light::as_received(&raw).unwrap_or(raw);
+        self.tiles
+            .iter()
+            .zip(&seen)
+            .filter_map(|((t, _), tile)| Some((*t, region_means(tile)?)))
+            .collect()
     }
 
     /// One frame. `usable`: a single face with no guidance to show.
@@ -142,22 +181,25 @@ impl LightStep {
             if t < until {
                 return LightProgress::Running {
                     screen: None,
-                    guidance: Some(Guidance::ScreenLightWeak),
+                    guidance: Some(self.retry_guidance),
                     progress: 0.0,
                 };
             }
             self.paused_until = None;
         }
-        let face_ok = usable
-            && obs
-                .face
-                .as_ref()
-                .is_some_and(|f| f.face_size >= c.light_min_face_size);
+        let min_size = self.min_face_size.unwrap_or(c.light_min_face_size);
+        let face_ok = usable && obs.face.as_ref().is_some_and(|f| f.face_size >= min_size);
         let Some(began) = self.began else {
-            if face_ok {
-                self.began = Some(t);
-            }
             let far = usable && !face_ok;
+            self.asked_closer |= far;
+            if !face_ok {
+                self.close_since = None;
+            } else {
+                let since = *self.close_since.get_or_insert(t);
+                if !self.asked_closer || t >= since + SETTLE_MS {
+                    self.began = Some(t);
+                }
+            }
             return LightProgress::Running {
                 screen: None,
                 guidance: far.then_some(Guidance::TooFar),
@@ -165,16 +207,16 @@ impl LightStep {
             };
         };
         // Keep this frame's tile.
-        if let (Some(_), Some(tile)) = (&obs.face, &obs.light_tile)
+        if let (Some(face), Some(tile)) = (&obs.face, &obs.light_tile)
             && obs.face_count == 1
         {
+            self.sizes.push(face.face_size);
             self.last_face = Some(t);
             let gap_ok = self
                 .tiles
                 .last()
                 .is_none_or(|(last, _)| t >= last + MIN_TILE_GAP_MS);
-            if gap_ok && let Some(m) = region_means(tile) {
-                self.samples.push((t, m));
+            if gap_ok && region_means(tile).is_some() {
                 self.tiles.push((t, tile.clone()));
             }
         }
@@ -231,17 +273,17 @@ impl LightStep {
                     .collect(),
                 restored_ms,
             };
-            c.light.judge(&self.samples, &schedule)
+            c.light.judge(&self.received_samples(), &schedule)
         };
         let weak = matches!(
             judgement.reason,
             Some(reasons::NO_REFLECTION | reasons::NO_FACE)
         );
         if weak && self.attempt == 1 {
-            self.reset_for_retry(t);
+            self.reset_for_retry(t, c.light_retry_face_size);
             return LightProgress::Running {
                 screen,
-                guidance: Some(Guidance::ScreenLightWeak),
+                guidance: Some(self.retry_guidance),
                 progress: 0.0,
             };
         }

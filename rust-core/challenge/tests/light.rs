@@ -38,11 +38,11 @@ fn tile(screen: [f32; 3], k: [f32; 3]) -> Vec<u8> {
     out
 }
 
-fn face() -> FaceObservation {
+fn face(size: f32) -> FaceObservation {
     FaceObservation {
         left_eye: 0.3,
         right_eye: 0.3,
-        face_size: 0.4,
+        face_size: size,
         face_box: [200.0, 100.0, 200.0, 250.0],
         brightness: 0.5,
         sharpness: 0.001,
@@ -60,6 +60,12 @@ struct Run {
 /// Runs a light-only plan: `respond(screen_rgb_linear)` gives the tile gains a frame shows
 /// for what the screen shows `lag_ms` earlier; `report` sends presentation times.
 fn run(k: [f32; 3], lag_ms: u64, report: bool) -> Run {
+    run_with(lag_ms, report, |_, _| (0.4, k))
+}
+
+/// `user(t, asked_closer)`: the face's size and tile gains at `t`, for a user who may have
+/// been asked to come closer.
+fn run_with(lag_ms: u64, report: bool, mut user: impl FnMut(u64, bool) -> (f32, [f32; 3])) -> Run {
     let plan = derive_plan(
         &Nonce([7; 32]),
         &SessionOptions {
@@ -79,8 +85,9 @@ fn run(k: [f32; 3], lag_ms: u64, report: bool) -> Run {
         failure: None,
         light_checked: None,
     };
-    for i in 0..400u64 {
+    for i in 0..700u64 {
         let t = i * 33;
+        let (size, k) = user(t, out.guidance.contains(&Guidance::TooFar));
         let screen = shown
             .iter()
             .rev()
@@ -89,7 +96,7 @@ fn run(k: [f32; 3], lag_ms: u64, report: bool) -> Run {
         let obs = Observation {
             t_ms: t,
             face_count: 1,
-            face: Some(face()),
+            face: Some(face(size)),
             frame_brightness: 0.5,
             signature: [(i % 250) as u8; 64],
             light_tile: s.wants_light_tiles().then(|| Arc::new(tile(screen, k))),
@@ -167,4 +174,40 @@ fn a_flat_sheet_a_late_relight_and_a_recording_fail() {
     assert_eq!(none.failure, Some("light_no_reflection"));
     assert!(none.guidance.contains(&Guidance::ScreenLightWeak));
     assert_eq!(colours(&none).len(), 12, "two runs of six colours");
+}
+
+#[test]
+fn a_far_face_too_dim_to_read_is_asked_closer_and_the_second_run_waits_for_it() {
+    // At 0.2 of the frame the reflection is lost in the noise; once asked, the user comes
+    // closer over a second and is lit like anyone else.
+    let mut came = None;
+    let r = run_with(0, true, |t, asked| {
+        if asked {
+            let since = *came.get_or_insert(t);
+            let size = (0.2 + 0.15 * (t - since) as f32 / 1000.0).min(0.36);
+            (
+                size,
+                if size > 0.3 {
+                    [0.3, 0.15, 0.01]
+                } else {
+                    [0.0; 3]
+                },
+            )
+        } else {
+            (0.2, [0.0; 3])
+        }
+    });
+    assert!(r.guidance.contains(&Guidance::TooFar), "{:?}", r.guidance);
+    assert!(
+        !r.guidance.contains(&Guidance::ScreenLightWeak),
+        "{:?}",
+        r.guidance
+    );
+    assert_eq!(colours(&r).len(), 12, "two runs of six colours");
+    assert_eq!(r.light_checked, Some(true), "{:?}", r.failure);
+    // A user who stays far: asked, never runs again, and the session ends not live.
+    let stays = run_with(0, true, |_, _| (0.2, [0.0; 3]));
+    assert!(stays.guidance.contains(&Guidance::TooFar));
+    assert_eq!(colours(&stays).len(), 6, "{:?}", stays.events);
+    assert_ne!(stays.light_checked, Some(true));
 }

@@ -283,8 +283,7 @@ impl EvidenceStore {
         }
         let first = self.first_t_ms.unwrap_or(0);
         let rel = |t: u64| t.saturating_sub(first).min(u64::from(u32::MAX)) as u32;
-        // The light tiles as one mosaic, never below a quality that keeps the colour means
-        // the server re-measures unbiased.
+        // The light tiles as one mosaic, encoded as the device's judgement saw them.
         let light = outcome
             .light
             .as_deref()
@@ -297,13 +296,14 @@ impl EvidenceStore {
                     .take(liveness_protocol::light::MAX_TILES)
                     .map(|(_, t)| t.to_vec())
                     .collect();
-                let (w, h, rgb) = liveness_light::mosaic(&tiles, LIGHT_COLUMNS);
+                let (width, height, bytes) = liveness_light::encode_mosaic(&tiles)
+                    .map_err(|e| EvidenceError::Encode(e.to_string()))?;
                 let kept = Kept {
                     quality: 1.0,
                     t_ms: l.tiles[0].0,
-                    rgb,
-                    width: w as u32,
-                    height: h as u32,
+                    rgb: Vec::new(),
+                    width,
+                    height,
                     landmarks: empty_landmarks(),
                 };
                 let record = LightRecord {
@@ -320,31 +320,23 @@ impl EvidenceStore {
                         .map(|(t, _)| rel(*t))
                         .collect(),
                     tile_side: liveness_light::TILE_SIDE as u16,
-                    columns: LIGHT_COLUMNS as u16,
+                    columns: liveness_light::MOSAIC_COLUMNS as u16,
                     frame_index: 0,
                 };
-                (kept, record)
-            });
+                Ok::<_, EvidenceError>((kept, bytes, record))
+            })
+            .transpose()?;
         let mut quality = self.config.start_quality;
         let (mut frames, light) = loop {
             let encoded = slots
                 .values()
                 .map(|k| jpeg(k, quality))
                 .collect::<Result<Vec<_>, _>>()?;
-            let mosaic = match &light {
-                Some((kept, _)) => Some(jpeg(
-                    kept,
-                    quality.clamp(LIGHT_MIN_QUALITY, LIGHT_MAX_QUALITY),
-                )?),
-                None => None,
-            };
-            let total =
-                encoded.iter().map(Vec::len).sum::<usize>() + mosaic.as_ref().map_or(0, Vec::len);
+            // The mosaic keeps its own fixed quality: the device judged those very pixels.
+            let total = encoded.iter().map(Vec::len).sum::<usize>()
+                + light.as_ref().map_or(0, |(_, bytes, _)| bytes.len());
             if total <= self.config.max_total_bytes {
-                break (
-                    encoded,
-                    light.map(|(kept, record)| (kept, mosaic.unwrap_or_default(), record)),
-                );
+                break (encoded, light);
             }
             if quality <= self.config.min_quality {
                 return Err(EvidenceError::TooLarge {
@@ -420,12 +412,6 @@ impl EvidenceStore {
         })
     }
 }
-
-/// Tiles per mosaic row (10 × 48 px: 480 px wide).
-const LIGHT_COLUMNS: usize = 10;
-/// The mosaic follows the budget's quality within these bounds.
-const LIGHT_MIN_QUALITY: u8 = 70;
-const LIGHT_MAX_QUALITY: u8 = 85;
 
 fn empty_landmarks() -> LandmarkSummary {
     LandmarkSummary {

@@ -20,9 +20,13 @@
 #![forbid(unsafe_code)]
 
 mod analysis;
+mod codec;
 mod tile;
 
 pub use analysis::{MAX_LAG_MS, MIN_LAG_MS, Response, Schedule, fit_response};
+pub use codec::{
+    MOSAIC_COLUMNS, MOSAIC_QUALITY, MosaicError, as_received, decode_mosaic, encode_mosaic,
+};
 pub use tile::{RegionMeans, TILE_SIDE, cut_tile, mosaic, region_means, split_mosaic};
 
 /// The name the check carries in outcomes and verdicts.
