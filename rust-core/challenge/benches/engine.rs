@@ -135,10 +135,49 @@ fn light_tile(c: &mut Criterion) {
     });
 }
 
+/// What the light step costs once, at its end: 45 tiles through the evidence's JPEG mosaic
+/// and back (the device judges what the server will decode), then the fit at every lag.
+fn light_judgement(c: &mut Criterion) {
+    let side = liveness_light::TILE_SIDE;
+    let tiles: Vec<Vec<u8>> = (0..45u32)
+        .map(|k| {
+            (0..side * side * 3)
+                .map(|i| ((i as u32 * 7 + k) % 200) as u8 + 30)
+                .collect()
+        })
+        .collect();
+    let schedule = liveness_light::Schedule {
+        colours: (0..6u64)
+            .map(|i| {
+                (
+                    i * 400,
+                    [[255, 255, 255], [40, 90, 255], [40, 230, 80]][i as usize % 3],
+                )
+            })
+            .collect(),
+        restored_ms: 2400,
+    };
+    c.bench_function(
+        "light step/mosaic round trip + fit, once per run (45 tiles)",
+        |b| {
+            b.iter(|| {
+                let back = liveness_light::as_received(black_box(&tiles)).unwrap_or_default();
+                let samples: Vec<_> = back
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, t)| Some((i as u64 * 60, liveness_light::region_means(t)?)))
+                    .collect();
+                liveness_light::fit_response(&samples, &schedule, 24)
+            })
+        },
+    );
+}
+
 fn engine_checked(c: &mut Criterion) {
     check_trace();
     engine(c);
     light_tile(c);
+    light_judgement(c);
 }
 
 criterion_group!(benches, engine_checked);

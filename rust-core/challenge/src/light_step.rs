@@ -20,8 +20,10 @@ const LEAD_IN_MS: u64 = 150;
 /// The step ends this long after it began (frames after the last colour show a late
 /// response as late), so its length does not depend on the drawn durations.
 const STEP_MS: u64 = liveness_protocol::light::STEP_MS as u64;
-/// How long the guidance shows before the second run.
-const RETRY_PAUSE_MS: u64 = 1500;
+/// How long the guidance shows before the second run, and how long a run waits for a face
+/// it can use.
+const RETRY_PAUSE_MS: u64 = liveness_protocol::light::RETRY_PAUSE_MS as u64;
+const MAX_WAIT_MS: u64 = liveness_protocol::light::MAX_WAIT_MS as u64;
 /// Tiles closer than this are not kept (at most 22 a second whatever the camera's rate:
 /// every frame up to 22 fps, every other one at 30): 45–66 tiles, 7–11 per colour.
 const MIN_TILE_GAP_MS: u64 = 45;
@@ -86,6 +88,8 @@ pub(crate) struct LightStep {
     /// The user was asked to come closer, and since when the face has been close enough.
     asked_closer: bool,
     close_since: Option<u64>,
+    /// When the run started waiting for a usable face.
+    waiting_since: Option<u64>,
     /// The face's size on each kept frame of the run.
     sizes: Vec<f32>,
     /// The guidance while the retry pause shows.
@@ -109,6 +113,7 @@ impl LightStep {
             min_face_size: None,
             asked_closer: false,
             close_since: None,
+            waiting_since: None,
             sizes: Vec::new(),
             retry_guidance: Guidance::ScreenLightWeak,
         }
@@ -145,6 +150,7 @@ impl LightStep {
         }
         self.asked_closer = false;
         self.close_since = None;
+        self.waiting_since = None;
         self.attempt = 2;
         self.sequence = derive_light(&self.nonce, &self.salts[1]);
         self.began = None;
@@ -199,6 +205,22 @@ impl LightStep {
                 if !self.asked_closer || t >= since + SETTLE_MS {
                     self.began = Some(t);
                 }
+            }
+            let waiting = *self.waiting_since.get_or_insert(t);
+            if self.began.is_none() && t >= waiting + MAX_WAIT_MS {
+                // Never a face to light: too far (after being asked closer), or none usable.
+                let reason = if far || self.asked_closer {
+                    reasons::NO_REFLECTION
+                } else {
+                    reasons::NO_FACE
+                };
+                let judgement = Judgement {
+                    passed: false,
+                    score: 0.0,
+                    reason: Some(reason),
+                    response: None,
+                };
+                return self.conclude(t, None, judgement, t, Vec::new(), c);
             }
             return LightProgress::Running {
                 screen: None,
@@ -275,6 +297,19 @@ impl LightStep {
             };
             c.light.judge(&self.received_samples(), &schedule)
         };
+        self.conclude(t, screen, judgement, restored_ms, presented_ms, c)
+    }
+
+    /// A run's end: a weak first run starts the second, anything else decides.
+    fn conclude(
+        &mut self,
+        t: u64,
+        screen: Option<ScreenRequest>,
+        judgement: Judgement,
+        restored_ms: u64,
+        presented_ms: Vec<u64>,
+        c: &EngineConfig,
+    ) -> LightProgress {
         let weak = matches!(
             judgement.reason,
             Some(reasons::NO_REFLECTION | reasons::NO_FACE)

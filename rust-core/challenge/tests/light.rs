@@ -209,5 +209,6 @@ fn a_far_face_too_dim_to_read_is_asked_closer_and_the_second_run_waits_for_it() 
     let stays = run_with(0, true, |_, _| (0.2, [0.0; 3]));
     assert!(stays.guidance.contains(&Guidance::TooFar));
     assert_eq!(colours(&stays).len(), 6, "{:?}", stays.events);
+    assert_eq!(stays.failure, Some("light_no_reflection"));
     assert_ne!(stays.light_checked, Some(true));
 }

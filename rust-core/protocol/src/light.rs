@@ -33,6 +33,13 @@ pub const SALT_BYTES: usize = 16;
 /// The light step's fixed length on the device (lead-in, the colours, then frames until this
 /// much time has passed), whatever the drawn durations: the longest sequence is 2.7 s.
 pub const STEP_MS: u32 = 3000;
+/// The longest a run waits for a face it can use (one close enough for the screen to light),
+/// and the pause before the second run while its guidance shows.
+pub const MAX_WAIT_MS: u32 = 5000;
+pub const RETRY_PAUSE_MS: u32 = 1500;
+/// The longest the light step may take on the device: two runs, each after its wait, and the
+/// pause between. A capture with the step may last this much longer than its challenges.
+pub const MAX_STEP_MS: u32 = 2 * (STEP_MS + MAX_WAIT_MS) + RETRY_PAUSE_MS;
 /// Most light tiles one evidence may carry.
 pub const MAX_TILES: usize = 120;
 
