@@ -334,7 +334,12 @@ mod synthetic {
         pub fn on_event(&self, e: &SessionEvent) {
             let Ok(mut c) = self.0.lock() else { return };
             match e {
-                SessionEvent::Prompt { code, .. } => c.light_step = *code == "light_check",
+                // After the flashes a person waits, still, for the next instruction (the
+                // engine asks them to face the camera first, which they already do).
+                SessionEvent::Prompt { code, .. } => {
+                    c.light_step =
+                        *code == "light_check" || (c.light_step && *code == "return_to_center");
+                }
                 SessionEvent::Guidance { code, .. } => c.too_far = *code == Some("too_far"),
                 _ => {}
             }
@@ -539,9 +544,16 @@ mod synthetic {
             let (_, c) = at(&mut r, 5.5);
             let (_, d) = at(&mut r, 6.5);
             assert_eq!(c, d);
+            // Asked to face the camera, which it does: still waiting for the instruction.
+            cues.on_event(&prompt("return_to_center"));
+            assert_eq!(at(&mut r, 6.8), (0.5, d));
             // The next prompt: the script goes on from where it stopped, at the new distance.
             cues.on_event(&prompt("turn_left"));
-            assert_eq!(at(&mut r, 7.0), (1.0, d));
+            let (script_t, size) = at(&mut r, 7.0);
+            assert!(
+                (script_t - 0.7).abs() < 1e-4 && size == d,
+                "{script_t} {size}"
+            );
         }
     }
 
