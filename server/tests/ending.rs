@@ -42,16 +42,6 @@ async fn decided_not_live(h: &Harness, created: &Value) -> ResultBody {
     result
 }
 
-/// Uploads `upload` for `created`, which must be accepted, and waits for the verdict.
-async fn submit_and_wait(h: &Harness, created: &Value, upload: &support::Upload) {
-    let r = h
-        .submit(created["submission_token"].as_str().unwrap(), upload)
-        .await;
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    let accepted: Value = r.json().await.unwrap();
-    h.wait_job(accepted["job_id"].as_str().unwrap()).await;
-}
-
 /// Waits for the webhook of one session and returns its body.
 async fn webhook(receiver: &Receiver, session_id: &str) -> Value {
     for _ in 0..200 {
@@ -202,7 +192,7 @@ async fn every_ended_capture_is_judged(backend: Backend) {
     let script = Script::parse(script).unwrap();
     let upload = perform(&created, Some(script), &key).await;
     assert!(!upload.passed_locally);
-    submit_and_wait(&h, &created, &upload).await;
+    h.submit_and_wait(&created, &upload).await;
     decided_not_live(&h, &created).await;
 
     // A hand over the face from the first frame: no baseline ever, still judged.
@@ -213,7 +203,7 @@ async fn every_ended_capture_is_judged(backend: Backend) {
     )
     .unwrap();
     let upload = perform(&created, Some(covered), &key).await;
-    submit_and_wait(&h, &created, &upload).await;
+    h.submit_and_wait(&created, &upload).await;
     let result = decided_not_live(&h, &created).await;
     assert_eq!(
         result.status,
@@ -225,7 +215,7 @@ async fn every_ended_capture_is_judged(backend: Backend) {
     let created = h.create_session(json!({"action": "FollowText"})).await;
     let upload = perform(&created, None, &key).await;
     assert!(upload.passed_locally);
-    submit_and_wait(&h, &created, &upload).await;
+    h.submit_and_wait(&created, &upload).await;
     let result: ResultBody = serde_json::from_value(h.result(&created).await).unwrap();
     assert_eq!(result.live, Some(true), "{:#?}", result.reasons);
     h.server.shutdown().await;

@@ -175,16 +175,9 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
     h.server.shutdown().await;
 }
 
-/// A malicious device keeps a genuine recording's frames but claims more than they show: the
-/// server's re-check on the pixels catches each lie, whatever the manifest says.
 /// Uploads `upload` for `created` and waits for the verdict the integrator reads.
 async fn judged(h: &Harness, created: &Value, upload: &support::Upload) -> ResultBody {
-    let r = h
-        .submit(created["submission_token"].as_str().unwrap(), upload)
-        .await;
-    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
-    let job: Value = r.json().await.unwrap();
-    h.wait_job(job["job_id"].as_str().unwrap()).await;
+    h.submit_and_wait(created, upload).await;
     serde_json::from_value(h.result(created).await).unwrap()
 }
 
@@ -207,6 +200,8 @@ fn forge_turn(
     )
 }
 
+/// A malicious device keeps a genuine recording's frames but claims more than they show: the
+/// server's re-check on the pixels catches each lie, whatever the manifest says.
 async fn forged_evidence_is_spoof(backend: Backend) {
     let h = Harness::start(backend).await;
     let key = device_key();

@@ -172,6 +172,16 @@ impl Harness {
             .unwrap()
     }
 
+    /// Uploads `upload` for `created`, which must be accepted, and waits for its job to end.
+    pub async fn submit_and_wait(&self, created: &Value, upload: &Upload) {
+        let r = self
+            .submit(created["submission_token"].as_str().unwrap(), upload)
+            .await;
+        assert_eq!(r.status(), 202, "{}", r.text().await.unwrap());
+        let accepted: Value = r.json().await.unwrap();
+        self.wait_job(accepted["job_id"].as_str().unwrap()).await;
+    }
+
     /// Polls the job as the integrator until it ends.
     pub async fn wait_job(&self, job_id: &str) -> Value {
         for _ in 0..1200 {
