@@ -173,7 +173,7 @@ struct ResultView: View {
         NavigationStack {
             List {
                 Section("Outcome") {
-                    LabeledContent("Server result", value: result.resultStatus)
+                    LabeledContent("Server", value: result.jobStatus)
                     LabeledContent("On the device", value: result.localPassed ? "passed" : (result.localFailure ?? "failed"))
                     LabeledContent("Job", value: result.jobId)
                     Text("Whether the person was live is read by the backend with its result token.")

@@ -17,7 +17,7 @@ public struct LivenessUIState: Equatable, Sendable {
     public var sessionProgress: Float = 0
     public var challengeIndex: Int?
     public var localPassed: Bool?
-    public var resultStatus: String?
+    public var jobStatus: String?
     public var errorCode: String?
     /// The light step's colour to paint full screen around the preview (0...1 RGB) and its
     /// index for `Liveness.screenPresented`; nil outside the flashes.
@@ -62,7 +62,7 @@ public struct LivenessUIState: Equatable, Sendable {
             phase = .submitting
         case let .finished(_, status):
             phase = .finished
-            resultStatus = status
+            jobStatus = status
             sessionProgress = 1
         case let .failed(code, _):
             phase = .failed

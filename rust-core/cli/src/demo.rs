@@ -221,7 +221,7 @@ pub fn demo(attack: Option<Attack>, camera: bool, fast: bool) -> Result<bool, St
         match &outcome {
             Ok(r) => println!(
                 "   job {} ended: {}; {} frames analysed, evidence {} bytes in {} JPEGs",
-                r.job_id, r.result_status, r.frames_analysed, r.evidence_bytes, r.images.len()
+                r.job_id, r.job_status, r.frames_analysed, r.evidence_bytes, r.images.len()
             ),
             Err(e) => println!("   the SDK stopped: [{}] {e} — {}", e.code(), e.recovery()),
         }
@@ -311,7 +311,7 @@ pub fn session_bench(server: &str, api_key: &str) -> Result<(), String> {
         let session = LivenessSession::new(d, SessionConfig::default(), device_key(&MemoryKeyStore::default()).map_err(fail)?, Arc::new(|_: SessionEvent| {})).map_err(fail)?;
         let r = session.run(Box::new(RenderedSource::new(script, false))).await.map_err(fail)?;
         let peak = peak_rss_kib().unwrap_or(0);
-        println!("session: 3 challenges, {} frames analysed ({} dropped), local outcome {}, server {}", r.frames_analysed, r.frames_dropped, if r.local_passed { "passed" } else { "failed" }, r.result_status);
+        println!("session: 3 challenges, {} frames analysed ({} dropped), local outcome {}, server {}", r.frames_analysed, r.frames_dropped, if r.local_passed { "passed" } else { "failed" }, r.job_status);
         println!("peak RSS of the SDK process: {:.1} MB (target ≤ 60 MB; {:.1} MB before the session)", peak as f64 / 1024.0, before as f64 / 1024.0);
         println!("evidence: {} bytes in {} JPEGs (target ≤ 250 KB)", r.evidence_bytes, r.images.len());
         println!("first frame → local outcome: {} ms; → server verdict: {} ms (frames rendered as fast as analysed, not paced)", r.capture_ms, r.total_ms);

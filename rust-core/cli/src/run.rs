@@ -194,12 +194,12 @@ pub fn run(args: RunArgs) -> Result<Ended, String> {
             println!("the SDK stopped: [{}] {e} — {}", e.code(), e.recovery());
         }
         let Some(token) = created["result_token"].as_str() else {
-            let status = outcome.as_ref().map(|r| r.result_status.clone()).ok();
+            let status = outcome.as_ref().map(|r| r.job_status.clone()).ok();
             if args.json {
-                emit_json(json!({"event": "verdict", "readable": false, "result_status": status}));
+                emit_json(json!({"event": "verdict", "readable": false, "job_status": status}));
             } else {
                 println!(
-                    "server result status: {}; the session JSON has no result_token, so the verdict cannot be read here",
+                    "server job status: {}; the session JSON has no result_token, so the verdict cannot be read here",
                     status.as_deref().unwrap_or("none")
                 );
             }

@@ -103,7 +103,8 @@ pub enum LivenessEvent {
     Submitted {
         job_id: String,
     },
-    /// The server's job ended with `status` (`success`, `incompleted`, `failed`).
+    /// The server judged the evidence (`status` is `done`). The verdict is for the app's
+    /// backend, read with the result token; the device is never told.
     Finished {
         job_id: String,
         status: String,
@@ -335,9 +336,10 @@ pub struct SessionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct LivenessResult {
     pub job_id: String,
-    /// The server's result status: `success`, `incompleted` or `failed`. Whether the person
-    /// was live is for the app's backend to read with its result token.
-    pub result_status: String,
+    /// `done` once the server judged the evidence. Whether the person was live is for the
+    /// app's backend to read with its result token: a device that learnt its verdict could
+    /// tune a spoof against it.
+    pub job_status: String,
     pub local_passed: bool,
     pub local_failure: Option<String>,
     /// The uploaded JPEGs, the photo first.
@@ -353,7 +355,7 @@ impl From<liveness_session::LivenessResult> for LivenessResult {
     fn from(r: liveness_session::LivenessResult) -> Self {
         Self {
             job_id: r.job_id,
-            result_status: r.result_status,
+            job_status: r.job_status,
             local_passed: r.local_passed,
             local_failure: r.local_failure,
             images: r.images,

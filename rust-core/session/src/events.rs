@@ -48,7 +48,7 @@ pub enum SessionEvent {
     Submitted {
         job_id: String,
     },
-    /// The server's job ended (`status` is its result status: success, incompleted, failed).
+    /// The server's job ended (`status` is `done`; the verdict is not the device's to see).
     Result {
         job_id: String,
         status: String,

@@ -168,9 +168,10 @@ impl CancelHandle {
 #[derive(Debug, Clone, PartialEq)]
 pub struct LivenessResult {
     pub job_id: String,
-    /// The server's result status: `success`, `incompleted` or `failed`. Whether the person
-    /// was live is for the integrator's backend to read with its result token.
-    pub result_status: String,
+    /// The server's job as the device sees it: `done` once the evidence is judged. How it was
+    /// judged (live or not, and why) is for the integrator's backend to read with its result
+    /// token: a device that learnt its verdict could tune a spoof against it.
+    pub job_status: String,
     pub local_passed: bool,
     pub local_failure: Option<String>,
     /// The uploaded JPEGs, photo first.
@@ -457,17 +458,17 @@ impl LivenessSession {
         self.observer.on_event(SessionEvent::Submitted {
             job_id: job_id.clone(),
         });
-        let result_status = tokio::select! {
+        let job_status = tokio::select! {
             r = client.wait_job(token, &job_id, self.config.poll_interval, self.config.poll_timeout) => r?,
             _ = self.cancel.cancelled() => return Err(SdkError::Cancelled),
         };
         self.observer.on_event(SessionEvent::Result {
             job_id: job_id.clone(),
-            status: result_status.clone(),
+            status: job_status.clone(),
         });
         Ok(LivenessResult {
             job_id,
-            result_status,
+            job_status,
             local_passed: recorded.local_passed,
             local_failure: recorded.local_failure,
             evidence_bytes: recorded.frames.iter().map(Vec::len).sum(),

@@ -145,7 +145,7 @@ async fn a_genuine_session_passes_end_to_end() {
         .await
         .unwrap();
     assert!(result.local_passed, "{result:?}");
-    assert_eq!(result.result_status, "success");
+    assert_eq!(result.job_status, "done");
     assert!(result.evidence_bytes <= 250_000);
     // A photo, a baseline and a peak per challenge, and the light step's tile mosaic.
     assert_eq!(result.images.len(), 6);
@@ -322,7 +322,7 @@ async fn a_capture_near_the_token_expiry_stops_in_time_and_is_judged() {
         started.elapsed()
     );
     assert_eq!(r.local_failure.as_deref(), Some("timed_out"));
-    assert_eq!(r.result_status, "incompleted");
+    assert_eq!(r.job_status, "done");
     let result = b.result(&created).await;
     assert_eq!(
         (result["live"].clone(), result["message_code"].clone()),

@@ -25,7 +25,7 @@ data class LivenessUiState(
     val sessionProgress: Float,
     val challengeIndex: Int?,
     val localPassed: Boolean?,
-    val resultStatus: String?,
+    val jobStatus: String?,
     val errorCode: String?,
     /**
      * The light step's colour to paint full screen around the preview (opaque ARGB), and its
@@ -60,7 +60,7 @@ data class LivenessUiState(
         )
         is LivenessEvent.Submitting -> copy(phase = Phase.SUBMITTING)
         is LivenessEvent.Submitted -> this
-        is LivenessEvent.Finished -> copy(phase = Phase.FINISHED, resultStatus = event.status, sessionProgress = 1f)
+        is LivenessEvent.Finished -> copy(phase = Phase.FINISHED, jobStatus = event.status, sessionProgress = 1f)
         is LivenessEvent.Failed -> copy(phase = Phase.FAILED, errorCode = event.code, screenColor = null, screenIndex = null)
         is LivenessEvent.Screen -> {
             val r = event.red
@@ -93,7 +93,7 @@ data class LivenessUiState(
             sessionProgress = 0f,
             challengeIndex = null,
             localPassed = null,
-            resultStatus = null,
+            jobStatus = null,
             errorCode = null,
         )
     }

@@ -58,7 +58,8 @@ class SessionTest {
             withTimeout(5_000) { while (events.none { it is LivenessEvent.Finished }) delay(10) }
             collector.cancelAndJoin()
 
-            assertEquals("success", result.resultStatus, result.toString())
+            // The device learns that its evidence was judged, never how (the backend reads that).
+            assertEquals("done", result.jobStatus, result.toString())
             assertTrue(result.localPassed, "${result.localFailure}: ${Backend.result(created)}")
             assertTrue(result.images.isNotEmpty() && result.images.all(::isJpeg))
             assertEquals(result.evidenceBytes.toLong(), result.images.sumOf { it.size.toLong() })
@@ -75,7 +76,7 @@ class SessionTest {
             assertEquals("Finished", kinds.last())
             val state = liveness.state.value
             assertEquals(Phase.FINISHED, state.phase)
-            assertEquals("success", state.resultStatus)
+            assertEquals("done", state.jobStatus)
             assertEquals(true, state.localPassed)
             assertEquals(null, state.screenColor, "the normal view is back")
         }
@@ -120,7 +121,7 @@ class SessionTest {
         // The same evidence again (as after a lost answer) is the same job, not a new one.
         val again = session.submit(evidence)
         assertEquals(first.jobId, again.jobId)
-        assertEquals("success", again.resultStatus)
+        assertEquals("done", again.jobStatus)
         // Evidence belongs to its session: another session refuses it before any upload.
         val other = LivenessSession(Backend.url, Backend.createSession("""{"action": "Smile"}"""), Backend.config(), memoryKeyStore(), object : LivenessObserver {
             override fun onEvent(event: LivenessEvent) {}
@@ -138,8 +139,9 @@ class SessionTest {
             val running = async(Dispatchers.Default) { liveness.run() }
             val outcomes = pushAsCameraX(liveness, clip)
             val result = running.await()
-            assertEquals("success", result.resultStatus, result.toString())
+            assertEquals("done", result.jobStatus, result.toString())
             assertTrue(result.localPassed, result.localFailure ?: "")
+            assertContains(Backend.result(created), "\"live\":true")
             assertTrue(outcomes.getValue(PushResult.ACCEPTED) + outcomes.getValue(PushResult.REPLACED_OLDER) > 10)
             // The session ended: the sink says so and the camera would stop.
             val plane = ByteBuffer.allocateDirect(4 * 4)
@@ -292,7 +294,7 @@ class SessionTest {
         val caller = Thread.currentThread().name
         val result = runBlocking { Y4mFrameProvider(clip).use { session.run(it) } }
         session.close()
-        assertEquals("success", result.resultStatus)
+        assertEquals("done", result.jobStatus)
         assertTrue(calls.get() > 10)
         assertTrue(caller !in threads, "callbacks came on the caller's thread: $threads")
         // Capture runs on a blocking thread, upload and polling on the SDK's runtime.

@@ -212,7 +212,7 @@ private fun SettingsScreen(initial: ChallengeOptions, onDone: (ChallengeOptions)
 @Composable
 private fun ResultScreen(result: LivenessResult, onAgain: () -> Unit) {
     Column(Modifier.fillMaxSize().padding(16.dp).verticalScroll(rememberScrollState()), verticalArrangement = Arrangement.spacedBy(8.dp)) {
-        Text(stringResource(R.string.sample_result_status, result.resultStatus), style = MaterialTheme.typography.headlineSmall)
+        Text(stringResource(R.string.sample_job_status, result.jobStatus), style = MaterialTheme.typography.headlineSmall)
         Text(stringResource(R.string.sample_local_outcome, if (result.localPassed) "passed" else (result.localFailure ?: "failed")))
         Text(stringResource(R.string.sample_verdict_note), style = MaterialTheme.typography.bodySmall)
         LazyRow(horizontalArrangement = Arrangement.spacedBy(8.dp)) {
