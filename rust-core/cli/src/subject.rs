@@ -26,6 +26,9 @@ fn is_y4m(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("y4m"))
 }
 
+/// How long a session's rendered performance keeps the user in view after the last step.
+const AFTER_PERFORMANCE_S: f32 = 1.0;
+
 /// A script file, or the genuine performance of a session's plan.
 pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<Script, String> {
     match (script, for_session) {
@@ -40,7 +43,13 @@ pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<
             };
             let plan: liveness_protocol::ChallengePlan = serde_json::from_value(plan)
                 .map_err(|e| format!("{}: not a session or plan: {e}", path.display()))?;
-            liveness_testkit::performing_plan(&plan).map_err(|e| e.to_string())
+            let mut script = liveness_testkit::performing_plan(&plan).map_err(|e| e.to_string())?;
+            // A camera keeps running after the user is done: a second of the user still in
+            // view, so a host that drops frames under load (the last return to the centre
+            // among them) still shows the engine the end of the performance.
+            script.duration += AFTER_PERFORMANCE_S;
+            script.validate().map_err(|e| e.to_string())?;
+            Ok(script)
         }
         _ => Err("give either a script or --for-session".into()),
     }
