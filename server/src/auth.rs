@@ -4,9 +4,13 @@
 //! - **HMAC request signing** with the same key, for integrators who never want the key on
 //!   the wire: headers `Liveness-Key-Id`, `Liveness-Timestamp` (Unix seconds; more than five
 //!   minutes away from the server's clock is refused) and
+//!   `Liveness-Nonce` (16–128 characters of `A-Z a-z 0-9 - _`, new for every request) and
 //!   `Liveness-Signature: v1=<hex HMAC-SHA256(signing key, canonical request)>`, where the
 //!   signing key is `HMAC-SHA256(key = secret, "liveness-request-signing-v1")` and the
-//!   canonical request is `timestamp \n METHOD \n path?query \n hex SHA-256(body)`.
+//!   canonical request is `timestamp \n nonce \n METHOD \n path?query \n hex SHA-256(body)`.
+//!   The server remembers each key's nonces for the timestamp window and refuses a repeat, so
+//!   a captured request cannot be replayed (without the nonce, the same signed
+//!   `POST /v1/sessions` made a new session each time it was sent for ten minutes).
 //! - **OAuth2 client credentials**: `POST /oauth/token` with the key id and the API key
 //!   gives a short-lived `at_…` bearer token.
 //!
@@ -28,6 +32,7 @@ use crate::tokens::{ct_eq, hmac_sha256, random_hex, random_token, sha256_hex};
 pub const KEY_ID_HEADER: &str = "liveness-key-id";
 pub const TIMESTAMP_HEADER: &str = "liveness-timestamp";
 pub const SIGNATURE_HEADER: &str = "liveness-signature";
+pub const NONCE_HEADER: &str = "liveness-nonce";
 const SIGNING_LABEL: &[u8] = b"liveness-request-signing-v1";
 const KEY_ID_HEX: usize = 16;
 
@@ -76,26 +81,42 @@ pub fn parse_api_key(key: &str) -> Option<(&str, &str)> {
 /// The canonical string an HMAC-signed request covers.
 pub fn canonical_request(
     timestamp: &str,
+    nonce: &str,
     method: &str,
     path_and_query: &str,
     body: &[u8],
 ) -> String {
     format!(
-        "{timestamp}\n{method}\n{path_and_query}\n{}",
+        "{timestamp}\n{nonce}\n{method}\n{path_and_query}\n{}",
         sha256_hex(body)
     )
 }
 
-/// Signs a request the way clients must (used by tests, the CLI and the demo).
+/// A fresh request nonce (22 characters of base64url).
+pub fn request_nonce() -> Result<String, ApiError> {
+    random_token("", 16)
+}
+
+fn nonce_ok(nonce: &str) -> bool {
+    (16..=128).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Signs a request the way clients must (used by tests, the CLI and the demo): the
+/// `(Liveness-Key-Id, Liveness-Signature)` values for a request sent with
+/// `Liveness-Timestamp: timestamp` and `Liveness-Nonce: nonce`.
 pub fn sign_request(
     api_key: &str,
     timestamp: i64,
+    nonce: &str,
     method: &str,
     path_and_query: &str,
     body: &[u8],
 ) -> Option<(String, String)> {
     let (key_id, secret) = parse_api_key(api_key)?;
-    let canonical = canonical_request(&timestamp.to_string(), method, path_and_query, body);
+    let canonical = canonical_request(&timestamp.to_string(), nonce, method, path_and_query, body);
     let mac = hmac_sha256(&request_signing_key(secret), canonical.as_bytes());
     Some((key_id.to_owned(), format!("v1={}", hex::encode(mac))))
 }
@@ -149,7 +170,7 @@ impl AppState {
         Err(invalid())
     }
 
-    fn check_signature(
+    async fn check_signature(
         &self,
         headers: &HeaderMap,
         key: &ApiKeyRow,
@@ -175,17 +196,37 @@ impl AppState {
                 ),
             ));
         }
+        let nonce = headers
+            .get(NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|n| nonce_ok(n))
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_nonce",
+                    "an HMAC-signed request needs a Liveness-Nonce header (16-128 characters of \
+                     A-Z a-z 0-9 - _, new for every request) covered by the signature",
+                )
+            })?;
         let presented = get(SIGNATURE_HEADER)?
             .strip_prefix("v1=")
             .ok_or_else(invalid)?;
         let signing_key = hex::decode(&key.signing_key)
             .map_err(|e| ApiError::internal("stored signing key", e))?;
-        let canonical = canonical_request(timestamp, method, path_and_query, body);
+        let canonical = canonical_request(timestamp, nonce, method, path_and_query, body);
         let expected = hex::encode(hmac_sha256(&signing_key, canonical.as_bytes()));
-        if ct_eq(&presented.to_ascii_lowercase(), &expected) {
+        if !ct_eq(&presented.to_ascii_lowercase(), &expected) {
+            return Err(invalid());
+        }
+        // Only a correctly signed request gets this far, so nobody else can fill the table.
+        // The nonce is kept until its timestamp is too old to be accepted anyway.
+        let forget_at = (ts + self.config.hmac_tolerance.as_secs() as i64 + 1) * 1000;
+        if self.db.remember_nonce(&key.id, nonce, forget_at).await? {
             Ok(())
         } else {
-            Err(invalid())
+            Err(ApiError::unauthorized(
+                "replayed_request",
+                "this signed request was already received (its Liveness-Nonce was used)",
+            ))
         }
     }
 
@@ -229,7 +270,8 @@ impl AppState {
             if !usable(&key, self.clock.now_ms()) {
                 return Err(invalid());
             }
-            self.check_signature(headers, &key, method, path_and_query, body.unwrap_or(&[]))?;
+            self.check_signature(headers, &key, method, path_and_query, body.unwrap_or(&[]))
+                .await?;
             return Ok(Tenant {
                 id: key.tenant_id,
                 key_id: key.id,

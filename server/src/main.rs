@@ -36,7 +36,11 @@ enum Command {
     Serve {
         #[arg(long, env = "LIVENESS_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
-        /// Verification workers (each loads the models once); default: one per core.
+        /// Serve `/metrics` here (keep it off the public network: it counts verdicts).
+        #[arg(long, env = "LIVENESS_METRICS_BIND")]
+        metrics_bind: Option<SocketAddr>,
+        /// Verification workers (each loads the models once); default: one per core; 0 serves
+        /// HTTP only, for instances beside worker instances on one database.
         #[arg(long)]
         workers: Option<usize>,
         #[arg(long, default_value_t = 600)]
@@ -51,6 +55,18 @@ enum Command {
         job_lease_ms: u64,
         #[arg(long, default_value_t = 500)]
         poll_interval_ms: u64,
+        /// Cool a client address down after this many failed sessions in the window (only
+        /// where the server sees real client addresses; see `--trust-forwarded-for`).
+        #[arg(long)]
+        client_failure_limit: Option<i64>,
+        /// Take the client address from the right-most X-Forwarded-For entry (only behind a
+        /// proxy that sets it).
+        #[arg(long, env = "LIVENESS_TRUST_FORWARDED_FOR")]
+        trust_forwarded_for: bool,
+        /// Development only: let webhooks go to loopback addresses (127.0.0.0/8, ::1,
+        /// localhost). Private and link-local networks stay refused.
+        #[arg(long, env = "LIVENESS_ALLOW_LOOPBACK_WEBHOOKS")]
+        allow_loopback_webhooks: bool,
     },
     /// Tenants, API keys and verdict signing keys.
     Admin {
@@ -158,16 +174,21 @@ async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve {
             bind,
+            metrics_bind,
             workers,
             tenant_requests_per_minute,
             webhook_backoff_base_ms,
             webhook_lease_ms,
             job_lease_ms,
             poll_interval_ms,
+            allow_loopback_webhooks,
+            client_failure_limit,
+            trust_forwarded_for,
         } => {
             let defaults = ServerConfig::default();
             let config = ServerConfig {
                 bind,
+                metrics_bind,
                 database_url: cli.database_url,
                 workers: workers.unwrap_or(defaults.workers),
                 tenant_requests_per_minute,
@@ -175,6 +196,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 webhook_lease: Duration::from_millis(webhook_lease_ms),
                 job_lease: Duration::from_millis(job_lease_ms),
                 poll_interval: Duration::from_millis(poll_interval_ms),
+                allow_loopback_webhooks,
+                client_failure_limit,
+                trust_forwarded_for,
                 ..defaults
             };
             let server = Server::start(config).await.map_err(|e| e.to_string())?;

@@ -38,6 +38,8 @@ pub struct Server;
 #[derive(Debug)]
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The metrics listener, when `metrics_bind` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub state: AppState,
     stop: watch::Sender<bool>,
     http: JoinHandle<()>,
@@ -82,9 +84,15 @@ impl Server {
             addr: config.bind,
             source,
         })?;
+        // Webhooks only: every name is resolved through the egress guard, and a redirect
+        // (which could point anywhere) is an answer, not an instruction.
         let http = reqwest::Client::builder()
             .timeout(config.webhook_timeout)
+            .connect_timeout(config.webhook_connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(crate::egress::GuardedResolver {
+                allow_loopback: config.allow_loopback_webhooks,
+            }))
             .build()?;
         let state = AppState {
             db,
@@ -99,7 +107,7 @@ impl Server {
         let (stop, stopped) = watch::channel(false);
 
         let mut background = Vec::new();
-        for n in 0..state.config.workers.max(1) {
+        for n in 0..state.config.workers {
             background.push(tokio::spawn(crate::worker::run(
                 state.clone(),
                 n,
@@ -116,21 +124,39 @@ impl Server {
             stopped.clone(),
         )));
 
+        let mut metrics_addr = None;
+        if let Some(bind) = state.config.metrics_bind {
+            let listener = TcpListener::bind(bind)
+                .await
+                .map_err(|source| StartError::Bind { addr: bind, source })?;
+            metrics_addr = Some(
+                listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr: bind, source })?,
+            );
+            let mut metrics_stopped = stopped.clone();
+            background.push(tokio::spawn(async move {
+                let served = axum::serve(listener, crate::api::metrics_router())
+                    .with_graceful_shutdown(async move {
+                        let _ = metrics_stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            }));
+        }
         let app = crate::api::router(state.clone());
-        let mut http_stopped = stopped.clone();
-        let http = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = http_stopped.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        });
+        let limits = crate::http::HttpLimits {
+            max_connections: state.config.max_http_connections,
+            header_read_timeout: state.config.header_read_timeout,
+            idle_timeout: state.config.idle_timeout,
+        };
+        let http = tokio::spawn(crate::http::serve(listener, app, limits, stopped.clone()));
         tracing::info!(%addr, backend = ?state.db.backend, "liveness server listening");
         Ok(RunningServer {
             addr,
+            metrics_addr,
             state,
             stop,
             http,
@@ -161,18 +187,16 @@ impl RunningServer {
     }
 }
 
-/// Drops rate-limit rows and access tokens nothing looks at any more.
+/// Drops rate-limit rows, access tokens, nonces and idempotency keys nothing looks at any
+/// more.
 async fn janitor(state: AppState, mut stopped: watch::Receiver<bool>) {
     loop {
         let keep = state
             .config
             .device_failure_window
             .max(std::time::Duration::from_secs(3600));
-        if let Err(e) = state
-            .db
-            .prune(state.clock.now_ms() - keep.as_millis() as i64)
-            .await
-        {
+        let now = state.clock.now_ms();
+        if let Err(e) = state.db.prune(now, now - keep.as_millis() as i64).await {
             tracing::warn!(error = %e, "janitor");
         }
         tokio::select! {

@@ -135,7 +135,17 @@ fn measure(
     width: u16,
     height: u16,
 ) -> Result<Measured, String> {
-    let image = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
+    // The upload check held the header to the manifest's size; the decoder is held to it
+    // too, so no byte pattern can make it allocate more than that picture needs.
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(u32::from(width));
+    limits.max_image_height = Some(u32::from(height));
+    limits.max_alloc = Some(u64::from(width) * u64::from(height) * 4 + (1 << 20));
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(jpeg), image::ImageFormat::Jpeg);
+    reader.limits(limits);
+    let image = reader
+        .decode()
         .map_err(|e| format!("not a decodable JPEG: {e}"))?
         .to_rgb8();
     let (w, h) = image.dimensions();

@@ -66,6 +66,20 @@ pub async fn run(state: AppState, n: usize, mut stopped: watch::Receiver<bool>) 
 /// Runs one job to its end. Returns the pipeline for the next job (a fresh one if the check
 /// crashed and took it down).
 async fn process(state: &AppState, job: JobRow, pipeline: Option<Pipeline>) -> Option<Pipeline> {
+    // Every claim counts an attempt, so a job claimed again past the limit is one whose
+    // earlier attempts never came back: each took its instance down (or hung past its
+    // lease). Failed without touching it, so one upload cannot crash-loop every instance.
+    if job.attempts > state.config.max_job_attempts {
+        tracing::error!(job = %job.id, attempts = job.attempts, "job failed: earlier attempts never finished");
+        let message = format!(
+            "{} verification attempts never finished (each stopped its server)",
+            job.attempts - 1
+        );
+        if let Err(e) = fail_job(state, &job, &message).await {
+            tracing::error!(job = %job.id, error = %e, "cannot fail the job");
+        }
+        return pipeline;
+    }
     let started = Instant::now();
     let (pipeline, outcome) = verify_job(state, &job, pipeline).await;
     match outcome {
@@ -150,7 +164,7 @@ async fn verify_job(
         state,
         job,
         &session.tenant_id,
-        session.device_key.as_deref(),
+        &failure_subjects(&session),
         &manifest,
         &options,
         report,
@@ -160,11 +174,22 @@ async fn verify_job(
     (Some(pipeline), stored)
 }
 
+/// What a failure of `session` counts against: the subjects fixed at submission (rows from
+/// before they were stored: the device key).
+fn failure_subjects(session: &crate::store::SessionRow) -> Vec<String> {
+    session
+        .cooldown_subjects
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .or_else(|| session.device_key.clone().map(|k| vec![k]))
+        .unwrap_or_default()
+}
+
 async fn store_verdict(
     state: &AppState,
     job: &JobRow,
     tenant_id: &str,
-    device_key: Option<&str>,
+    subjects: &[String],
     manifest: &EvidenceManifest,
     options: &SessionOptions,
     report: Report,
@@ -197,9 +222,11 @@ async fn store_verdict(
     body.verdict = Some(signed);
     let result_json = serde_json::to_string(&body).map_err(|e| ApiError::internal("result", e))?;
     let delivery = webhook_for(options, tenant_id, &body, now)?;
-    let failure = (report.verdict != VerdictKind::Live)
-        .then_some(device_key)
-        .flatten();
+    let failures = if report.verdict == VerdictKind::Live {
+        &[][..]
+    } else {
+        subjects
+    };
     let stored = state
         .db
         .finish_job(
@@ -210,7 +237,7 @@ async fn store_verdict(
             report.verdict.as_str(),
             &result_json,
             delivery.as_ref(),
-            failure,
+            failures,
             now,
         )
         .await?;
@@ -280,7 +307,7 @@ async fn fail_job(state: &AppState, job: &JobRow, error: &str) -> Result<(), Api
             "error",
             &result_json,
             delivery.as_ref(),
-            None,
+            &[],
             now,
         )
         .await?;

@@ -307,9 +307,12 @@ async fn responses_match_the_document() {
     let r = h.http.get(h.url("/readyz")).send().await.unwrap();
     let ready = check(&doc, "get", "/readyz", r).await;
     assert_eq!(ready["status"], "ready");
+    // Not on the public listener (it counts verdicts), only on the operator's.
+    let r = h.http.get(h.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
     let metrics = h
         .http
-        .get(h.url("/metrics"))
+        .get(format!("http://{}/metrics", h.server.metrics_addr.unwrap()))
         .send()
         .await
         .unwrap()
@@ -343,9 +346,12 @@ fn the_validator_rejects_what_the_document_does_not_say() {
     let good =
         json!({"job_id": "j", "session_id": "s", "status": "done", "result_status": "success"});
     validate(&doc, &schema, &good, "body", &mut errors);
+    // The device's view: the job's status only.
+    let device = json!({"job_id": "j", "session_id": "s", "status": "done"});
+    validate(&doc, &schema, &device, "body", &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
     for bad in [
-        json!({"job_id": "j", "session_id": "s", "status": "done"}),
+        json!({"job_id": "j", "session_id": "s"}),
         json!({"job_id": "j", "session_id": "s", "status": "finished", "result_status": "success"}),
         json!({"job_id": 1, "session_id": "s", "status": "done", "result_status": "success"}),
         json!({"job_id": "j", "session_id": "s", "status": "done", "result_status": "success", "x": 1}),

@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use liveness_server::admin;
-use liveness_server::auth::sign_request;
+use liveness_server::auth::{request_nonce, sign_request};
 use serde_json::{Value, json};
 use support::{Backend, Harness, Receiver, ReceiverMode, backends, device_key, faceless_upload};
 
@@ -83,6 +83,30 @@ async fn submissions(backend: Backend) {
         code(h.submit(a_token, &short).await).await,
         (422, "frame_count_mismatch".into())
     );
+    assert_eq!(untouched().await, clean);
+
+    // A decompression bomb, correctly hashed and signed: the photo's JPEG header claims
+    // 23000×23000 where the manifest says 64×64. Refused before any decoder sees it.
+    let sof = good.frames[0]
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .unwrap();
+    let mut bomb = good.frames[0][..sof + 9].to_vec();
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0x59, 0xD8, 0x59, 0xD8]);
+    assert!(bomb.len() < 200, "{} bytes", bomb.len());
+    // And a photo that is a web page (the photo endpoint serves what was stored).
+    let html = b"<html><script>alert(document.cookie)</script></html>".to_vec();
+    for (frame, expected) in [(bomb, "frame_size_mismatch"), (html, "frame_not_jpeg")] {
+        let mut manifest = good.manifest();
+        manifest.frames[0].sha256 = liveness_protocol::Sha256Digest::of(&frame);
+        // A key of its own, so these attempts do not cool down the good upload's device.
+        let mut forged = good.resigned(&manifest, &device_key());
+        forged.frames[0] = frame;
+        assert_eq!(
+            code(h.submit(a_token, &forged).await).await,
+            (422, expected.into())
+        );
+    }
     assert_eq!(untouched().await, clean);
 
     // Replayed: session A's evidence uploaded with session B's token.
@@ -307,12 +331,14 @@ async fn authentication(backend: Backend) {
     let h = Harness::start_with(backend, |c| c.tenant_requests_per_minute = 12).await;
     let body = br#"{"action":"HeadLeft"}"#;
     let signed = |ts: i64, body: &[u8], key: &str| {
-        let (key_id, sig) = sign_request(key, ts, "POST", "/v1/sessions", body).unwrap();
+        let nonce = request_nonce().unwrap();
+        let (key_id, sig) = sign_request(key, ts, &nonce, "POST", "/v1/sessions", body).unwrap();
         h.http
             .post(h.url("/v1/sessions"))
             .header("content-type", "application/json")
             .header("liveness-key-id", key_id)
             .header("liveness-timestamp", ts.to_string())
+            .header("liveness-nonce", nonce)
             .header("liveness-signature", sig)
             .body(body.to_vec())
     };
@@ -327,13 +353,16 @@ async fn authentication(backend: Backend) {
         201
     );
     // 2: the body changed after signing.
-    let (key_id, sig) = sign_request(h.api_key(), now, "POST", "/v1/sessions", body).unwrap();
+    let nonce = request_nonce().unwrap();
+    let (key_id, sig) =
+        sign_request(h.api_key(), now, &nonce, "POST", "/v1/sessions", body).unwrap();
     let r = h
         .http
         .post(h.url("/v1/sessions"))
         .header("content-type", "application/json")
         .header("liveness-key-id", key_id)
         .header("liveness-timestamp", now.to_string())
+        .header("liveness-nonce", nonce)
         .header("liveness-signature", sig)
         .body(r#"{"action":"Smile"}"#)
         .send()

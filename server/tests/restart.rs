@@ -50,7 +50,7 @@ fn serve(db: &str) -> (Child, String) {
             "--webhook-backoff-base-ms",
             "200",
         ])
-        .args(["--poll-interval-ms", "50"])
+        .args(["--poll-interval-ms", "50", "--allow-loopback-webhooks"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

@@ -2,7 +2,7 @@
 //! fresh keys. Every "refused" line is a real check run on a tampered copy; if one were
 //! accepted the command fails.
 
-use liveness_protocol::vectors::sample_manifest;
+use liveness_protocol::vectors::{sample_frame, sample_manifest};
 use liveness_protocol::{
     DeviceSigningKey, Jwks, Nonce, ProtocolError, Result, SessionOptions, Sha256Digest, Verdict,
     VerdictKind, VerdictSigningKey, derive_plan, sign_webhook, verify_webhook,
@@ -48,7 +48,7 @@ pub fn run() -> Result<()> {
     println!("3. The device signs its evidence with its Ed25519 key");
     let device = DeviceSigningKey::generate()?;
     let frames: Vec<Vec<u8>> = (0..=plan.steps.len())
-        .map(|i| format!("JPEG bytes of frame {i}").into_bytes())
+        .map(|i| sample_frame(&format!("JPEG bytes of frame {i}")))
         .collect();
     let mut manifest = sample_manifest(&session_id, &nonce, &plan, &frames, now)?;
     manifest.submission_token_sha256 = Sha256Digest::of(&submission_token);

@@ -56,7 +56,19 @@ pub fn encode_mosaic(tiles: &[Vec<u8>]) -> Result<(u32, u32, Vec<u8>), MosaicErr
 
 /// The `count` tiles of a mosaic JPEG.
 pub fn decode_mosaic(bytes: &[u8], count: usize) -> Result<Vec<Vec<u8>>, MosaicError> {
-    let image = image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+    // The decoder may allocate only what `count` tiles need: the bytes come from a device,
+    // and a JPEG header can claim any size.
+    let rows = count.div_ceil(MOSAIC_COLUMNS).max(1);
+    let (max_w, max_h) = (TILE_SIDE * MOSAIC_COLUMNS, TILE_SIDE * rows);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(max_w as u32);
+    limits.max_image_height = Some(max_h as u32);
+    limits.max_alloc = Some((max_w * max_h * 4) as u64 + (1 << 20));
+    let mut reader =
+        image::ImageReader::with_format(std::io::Cursor::new(bytes), image::ImageFormat::Jpeg);
+    reader.limits(limits);
+    let image = reader
+        .decode()
         .map_err(|e| MosaicError::Decode(e.to_string()))?
         .to_rgb8();
     split_mosaic(image.as_raw(), image.width() as usize, count).ok_or(MosaicError::Shape {

@@ -76,6 +76,18 @@ pub enum ProtocolError {
     FrameCountMismatch { expected: usize, actual: usize },
     #[error("frame {index} does not match its SHA-256 in the manifest")]
     FrameHashMismatch { index: usize },
+    #[error("frame {index} is not a JPEG with a readable frame header")]
+    FrameNotJpeg { index: usize },
+    #[error(
+        "frame {index} is {width}×{height} by its JPEG header, the manifest says {declared_width}×{declared_height}"
+    )]
+    FrameSizeMismatch {
+        index: usize,
+        declared_width: u16,
+        declared_height: u16,
+        width: u16,
+        height: u16,
+    },
     #[error("the evidence does not belong to this session: {what} differs")]
     SessionMismatch { what: &'static str },
     #[error("a secret key is needed of at least {min} bytes, got {actual}")]
@@ -109,6 +121,8 @@ impl ProtocolError {
             Self::StaleTimestamp { .. } => "stale_timestamp",
             Self::FrameCountMismatch { .. } => "frame_count_mismatch",
             Self::FrameHashMismatch { .. } => "frame_hash_mismatch",
+            Self::FrameNotJpeg { .. } => "frame_not_jpeg",
+            Self::FrameSizeMismatch { .. } => "frame_size_mismatch",
             Self::SessionMismatch { .. } => "session_mismatch",
             Self::WeakSecret { .. } => "weak_secret",
             Self::Random(_) => "random_failure",

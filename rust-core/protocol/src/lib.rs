@@ -17,6 +17,7 @@ pub mod device;
 pub mod encoding;
 pub mod error;
 pub mod jose;
+pub mod jpeg;
 pub mod light;
 pub mod manifest;
 pub mod options;

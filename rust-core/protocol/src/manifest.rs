@@ -393,7 +393,9 @@ impl EvidenceManifest {
         Ok(())
     }
 
-    /// Checks that `frames` are exactly the frames this manifest declares, in order.
+    /// Checks that `frames` are exactly the frames this manifest declares, in order: each
+    /// one's SHA-256, and that each is a JPEG whose header claims the declared size, so a
+    /// decoder later allocates only what the (size-capped) manifest allows.
     pub fn verify_frames<B: AsRef<[u8]>>(&self, frames: &[B]) -> Result<()> {
         if frames.len() != self.frames.len() {
             return Err(ProtocolError::FrameCountMismatch {
@@ -404,6 +406,17 @@ impl EvidenceManifest {
         for (index, (record, bytes)) in self.frames.iter().zip(frames).enumerate() {
             if Sha256Digest::of(bytes.as_ref()) != record.sha256 {
                 return Err(ProtocolError::FrameHashMismatch { index });
+            }
+            let (width, height) = crate::jpeg::dimensions(bytes.as_ref())
+                .ok_or(ProtocolError::FrameNotJpeg { index })?;
+            if (width, height) != (record.width, record.height) {
+                return Err(ProtocolError::FrameSizeMismatch {
+                    index,
+                    declared_width: record.width,
+                    declared_height: record.height,
+                    width,
+                    height,
+                });
             }
         }
         Ok(())

@@ -113,6 +113,7 @@ pub mod limits {
     pub const MAX_CHALLENGES: u8 = 5;
     pub const DEFAULT_RANDOM_CHALLENGES: u8 = 2;
     pub const MAX_RELAY_STATE_BYTES: usize = 1024;
+    pub const MAX_USER_REFERENCE_BYTES: usize = 128;
     pub const MAX_URL_BYTES: usize = 2048;
     pub const MAX_OPTIONS_BYTES: usize = 16 * 1024;
     /// Session lifetime: how long the result stays retrievable with the result token.
@@ -157,6 +158,11 @@ pub struct SessionOptions {
     /// who asks for it; the plan, and so the verdict, records which path ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub light_challenge: Option<bool>,
+    /// The integrator's own reference for the user (opaque; 1–128 bytes; not in results or
+    /// webhooks). Failed sessions count against it for the server's cool-down, which a
+    /// device cannot escape by making a new key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_reference: Option<String>,
 }
 
 impl SessionOptions {
@@ -180,6 +186,14 @@ impl SessionOptions {
                 max: limits::MAX_RELAY_STATE_BYTES,
                 actual: relay.len(),
             });
+        }
+        if let Some(user) = &self.user_reference
+            && (user.is_empty() || user.len() > limits::MAX_USER_REFERENCE_BYTES)
+        {
+            return Err(invalid(format!(
+                "user_reference must be 1..={} bytes",
+                limits::MAX_USER_REFERENCE_BYTES
+            )));
         }
         for (field, url) in [
             ("redirect_url", &self.redirect_url),

@@ -147,7 +147,7 @@ pub fn reference_vectors(seed: &[u8; 32], now: i64) -> Result<ReferenceVectors> 
 
     let device = DeviceSigningKey::from_seed(&derive(seed, "device"));
     let frames: Vec<Vec<u8>> = (0..3)
-        .map(|i| format!("frame {i} of {session_id}").into_bytes())
+        .map(|i| sample_frame(&format!("frame {i} of {session_id}")))
         .collect();
     let manifest = sample_manifest(&session_id, &nonce, &plans[0].plan, &frames, now)?;
     let signed = device.sign_manifest(&manifest)?;
@@ -220,6 +220,22 @@ pub fn reference_vectors(seed: &[u8; 32], now: i64) -> Result<ReferenceVectors> 
             header,
         },
     })
+}
+
+/// A stand-in frame for [`sample_manifest`]: the headers of a 640×480 JPEG (`text` as its
+/// comment) without image data. It passes the upload's checks (hash, declared size) and
+/// decodes to nothing, which is all protocol vectors and demos need.
+pub fn sample_frame(text: &str) -> Vec<u8> {
+    let comment = text.as_bytes();
+    let comment = &comment[..comment.len().min(usize::from(u16::MAX) - 2)];
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xFE];
+    b.extend(((comment.len() + 2) as u16).to_be_bytes());
+    b.extend(comment);
+    // SOF0: 8-bit, 480 rows, 640 columns, three components.
+    b.extend([0xFF, 0xC0, 0x00, 0x11, 0x08, 0x01, 0xE0, 0x02, 0x80, 0x03]);
+    b.extend([0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
+    b.extend([0xFF, 0xD9]);
+    b
 }
 
 /// A plausible manifest for `plan`: a photo, then a baseline and a peak frame per step.

@@ -5,7 +5,7 @@
 
 use ed25519_dalek::Signer;
 use liveness_protocol::encoding::b64url_encode;
-use liveness_protocol::vectors::sample_manifest;
+use liveness_protocol::vectors::{sample_frame, sample_manifest};
 use liveness_protocol::{
     DeviceSigningKey, EvidenceManifest, Jwks, Nonce, ProtocolError, SessionOptions, SignedManifest,
     SignedManifestWire, SignedVerdict, Verdict, VerdictKind, VerdictSigningKey, derive_plan,
@@ -14,7 +14,7 @@ use liveness_protocol::{
 const NOW: i64 = 1_767_225_600;
 
 fn frames() -> Vec<Vec<u8>> {
-    vec![b"jpeg 0".to_vec(), b"jpeg 1".to_vec(), b"jpeg 2".to_vec()]
+    (0..3).map(|i| sample_frame(&format!("jpeg {i}"))).collect()
 }
 
 fn manifest() -> EvidenceManifest {
@@ -147,6 +147,36 @@ fn tampered_or_missing_frames_are_refused() {
             expected: 3,
             actual: 2
         })
+    );
+}
+
+/// A decompression bomb: a few bytes whose header claims a huge picture. The hash binds the
+/// bytes, not their meaning, so the declared size is checked against the header too.
+#[test]
+fn a_frame_whose_header_claims_another_size_or_none_is_refused() {
+    let mut f = frames();
+    // SOF0 at the header's end: height then width, big-endian.
+    let at = f[1].len() - 16;
+    f[1][at..at + 4].copy_from_slice(&[0x59, 0xD8, 0x59, 0xD8]);
+    let mut m = manifest();
+    m.frames[1].sha256 = liveness_protocol::Sha256Digest::of(&f[1]);
+    assert_eq!(
+        m.verify_frames(&f),
+        Err(ProtocolError::FrameSizeMismatch {
+            index: 1,
+            declared_width: 640,
+            declared_height: 480,
+            width: 23000,
+            height: 23000
+        })
+    );
+    let html = b"<html><script>alert(1)</script></html>".to_vec();
+    let mut f = frames();
+    f[0] = html;
+    m.frames[0].sha256 = liveness_protocol::Sha256Digest::of(&f[0]);
+    assert_eq!(
+        m.verify_frames(&f),
+        Err(ProtocolError::FrameNotJpeg { index: 0 })
     );
 }
 

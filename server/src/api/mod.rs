@@ -7,7 +7,11 @@
 //! - the device, with its submission token: `POST /v1/submissions`,
 //!   `POST /v1/submissions/cancel`, `GET /v1/jobs/{id}`;
 //! - whoever holds the result token: `…/result`, `…/photo`;
-//! - anyone: health, readiness, metrics, the JWKS, the OpenAPI document, `/oauth/token`.
+//! - anyone: health, readiness, the JWKS, the OpenAPI document, `/oauth/token`.
+//!
+//! `/metrics` is not among them: it counts verdicts, which a device must never learn (an
+//! attacker tuning a spoof watches them move). It is served on its own listener
+//! ([`metrics_router`], `metrics_bind`), for the operator's network only.
 
 mod ops;
 mod sessions;
@@ -17,7 +21,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
@@ -102,8 +106,12 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/v1/openapi.json", Public, ops::openapi),
         route(Method::GET, "/healthz", Public, ops::healthz),
         route(Method::GET, "/readyz", Public, ops::readyz),
-        route(Method::GET, "/metrics", Public, ops::metrics),
     ]
+}
+
+/// The operator's listener: `GET /metrics` (Prometheus text) and nothing else.
+pub fn metrics_router() -> Router {
+    Router::new().route("/metrics", axum::routing::get(ops::metrics))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -128,9 +136,79 @@ pub fn router(state: AppState) -> Router {
             "no such route",
         )
     })
+    .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        state.config.request_timeout,
+    ))
+    .layer(middleware::from_fn(harden))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::ratelimit::identify,
+    ))
     .layer(middleware::from_fn(observe))
     .layer(DefaultBodyLimit::max(state.config.max_json_bytes))
     .with_state(state)
+}
+
+/// Every answer: `nosniff` (the photo endpoint must never be read as a page), a CSP that
+/// allows nothing, no referrer, and `no-store` except on the two public documents meant to
+/// be cached. Errors axum answers itself (a bad query, a body over the limit) come out in
+/// the API's JSON error format like every other error.
+async fn harden(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let text = axum::body::to_bytes(std::mem::take(response.body_mut()), 4096)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::NOT_FOUND => "no_route",
+            StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        };
+        let mut json = ApiError::new(status, code, message).into_response();
+        // Keep what the original answer said beyond its body (Allow, Retry-After, …).
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                json.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = json;
+    }
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    let cacheable = matches!(path.as_str(), "/.well-known/jwks.json" | "/v1/openapi.json");
+    if !cacheable {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Logs and counts every request by its route template: never the raw path or query,

@@ -3,14 +3,15 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Form};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::ratelimit::Client;
 use crate::server::AppState;
 
 /// The API description, kept in sync with [`super::routes`] by a test.
@@ -20,11 +21,12 @@ pub async fn healthz() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// Ready when the database answers and at least one worker has its models loaded.
+/// Ready when the database answers and at least one worker has its models loaded (or the
+/// instance runs none: it only serves HTTP).
 pub async fn readyz(State(app): State<AppState>) -> Response {
     let database = app.db.ping().await.is_ok();
     let workers = app.workers_ready.load(Ordering::Relaxed);
-    let ready = database && workers > 0;
+    let ready = database && (workers > 0 || app.config.workers == 0);
     let status = if ready {
         StatusCode::OK
     } else {
@@ -104,6 +106,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 
 pub async fn oauth_token(
     State(app): State<AppState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     form: Result<Form<TokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -130,6 +133,20 @@ pub async fn oauth_token(
             "client credentials missing",
         );
     };
+    let target = format!("oauth:{client_id}");
+    if let Err(e) = app.check_guesses(&client, Some(&target)).await {
+        let mut response = oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many failed attempts; try again later",
+        );
+        if let Some(s) = e.retry_after_s
+            && let Ok(v) = header::HeaderValue::from_str(&s.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
     match app.issue_access_token(&client_id, &client_secret).await {
         Ok((token, expires_in)) => (
             [(header::CACHE_CONTROL, "no-store")],
@@ -140,11 +157,16 @@ pub async fn oauth_token(
             })),
         )
             .into_response(),
-        Err(e) if e.status == StatusCode::UNAUTHORIZED => oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "client authentication failed",
-        ),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            if let Err(e) = app.count_guess(&client, Some(&target)).await {
+                return e.into_response();
+            }
+            oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
         Err(e) => e.into_response(),
     }
 }

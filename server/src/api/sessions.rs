@@ -3,6 +3,7 @@
 
 use axum::Extension;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,8 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Tenant;
 use crate::error::ApiError;
+use crate::ratelimit::Client;
 use crate::server::AppState;
-use crate::store::SessionRow;
+use crate::store::{IdempotentCreate, SessionRow};
 use crate::tokens::{ct_eq, random_token, sha256_hex};
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,9 +59,105 @@ pub async fn create(
     json_body(&headers)?;
     let options = SessionOptions::from_json(&body)
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
-    let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
-    let created = create_session(&app, &tenant.id, options, nonce).await?;
-    Ok((StatusCode::CREATED, axum::Json(created)).into_response())
+    let Some(key) = idempotency_key(&headers)? else {
+        let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
+        let created = create_session(&app, &tenant.id, options, nonce).await?;
+        return Ok((StatusCode::CREATED, axum::Json(created)).into_response());
+    };
+    // A retried creation (its answer was lost) gets the same session, not a second one.
+    let key_sha256 = sha256_hex(key.as_bytes());
+    let now = app.clock.now_ms();
+    let begun = app
+        .db
+        .begin_idempotent(&tenant.id, &key_sha256, &sha256_hex(&body), now)
+        .await?;
+    match begun {
+        IdempotentCreate::New => {}
+        IdempotentCreate::Replay(json) => {
+            return Ok((
+                StatusCode::CREATED,
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::HeaderName::from_static(REPLAYED_HEADER), "true"),
+                ],
+                json,
+            )
+                .into_response());
+        }
+        IdempotentCreate::Mismatch => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different request body",
+            ));
+        }
+        IdempotentCreate::InProgress => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_progress",
+                "a request with this Idempotency-Key has not finished yet; retry shortly",
+            ));
+        }
+        IdempotentCreate::Expired { session_id } => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "idempotency_key_expired",
+                format!(
+                    "this Idempotency-Key created session {session_id}, whose submission \
+                     window has closed; its tokens are not shown again"
+                ),
+            ));
+        }
+    }
+    let created = async {
+        let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
+        create_session(&app, &tenant.id, options, nonce).await
+    }
+    .await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            app.db.abandon_idempotent(&tenant.id, &key_sha256).await?;
+            return Err(e);
+        }
+    };
+    let answer = json(&created)?;
+    app.db
+        .finish_idempotent(
+            &tenant.id,
+            &key_sha256,
+            &created.session_id,
+            &answer,
+            created.submission_expires_at * 1000,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        answer,
+    )
+        .into_response())
+}
+
+/// Set on an answer replayed for a repeated `Idempotency-Key`.
+pub const REPLAYED_HEADER: &str = "idempotent-replayed";
+
+/// `Idempotency-Key`: 1–255 visible ASCII characters, or absent.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(crate::webhooks::IDEMPOTENCY_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1-255 visible ASCII characters",
+            )
+        })
 }
 
 /// Creates a session for `tenant_id` with `options` and `nonce` — what `POST /v1/sessions`
@@ -72,6 +170,10 @@ pub async fn create_session(
     options: SessionOptions,
     nonce: Nonce,
 ) -> Result<CreatedSession, ApiError> {
+    if let Some(url) = &options.webhook_url {
+        crate::egress::check_webhook_url(url, app.config.allow_loopback_webhooks)
+            .map_err(|e| ApiError::bad_request("webhook_url_refused", e.to_string()))?;
+    }
     let plan = derive_plan(&nonce, &options)
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     let now = app.clock.now_ms();
@@ -104,6 +206,7 @@ pub async fn create_session(
         job_id: None,
         verdict: None,
         result_json: None,
+        cooldown_subjects: None,
     };
     app.db.insert_session(&row).await?;
     Ok(CreatedSession {
@@ -187,6 +290,23 @@ pub struct TokenQuery {
     signed: Option<bool>,
 }
 
+/// The result token: `Authorization: Bearer rt_…` (preferred: proxies and browser
+/// histories keep query strings) or `?token=` (kept for existing integrations).
+fn result_token<'a>(headers: &'a HeaderMap, query: &'a TokenQuery) -> Option<&'a str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| t.starts_with("rt_"))
+        .or(query.token.as_deref())
+}
+
+fn token_query(q: Result<Query<TokenQuery>, QueryRejection>) -> Result<TokenQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))
+}
+
 /// Checks a result token in constant time; an unknown session is compared against a dummy
 /// hash so both failures take the same path and give the same answer.
 async fn by_result_token(
@@ -205,12 +325,33 @@ async fn by_result_token(
     }
 }
 
+/// [`by_result_token`], throttled: failed guesses count against the client and the session.
+async fn guarded(
+    app: &AppState,
+    client: &Client,
+    id: &str,
+    token: Option<&str>,
+) -> Result<SessionRow, ApiError> {
+    let target = format!("session:{id}");
+    app.check_guesses(client, Some(&target)).await?;
+    match by_result_token(app, id, token).await {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            app.count_guess(client, Some(&target)).await?;
+            Err(e)
+        }
+    }
+}
+
 pub async fn result(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let s = by_result_token(&app, &id, q.token.as_deref()).await?;
+    let q = token_query(q)?;
+    let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
     let body = result_of(&app, &s)?;
     if q.signed.unwrap_or(false) {
         let tenant = app
@@ -228,9 +369,12 @@ pub async fn result(
 pub async fn photo(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    Query(q): Query<TokenQuery>,
+    Extension(client): Extension<Client>,
+    headers: HeaderMap,
+    q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let s = by_result_token(&app, &id, q.token.as_deref()).await?;
+    let q = token_query(q)?;
+    let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
     let Some(jpeg) = app.db.photo(&s.id).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

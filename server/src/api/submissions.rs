@@ -8,17 +8,21 @@
 //! the evidence and its job are stored in one transaction. The same upload sent twice (a
 //! retry after a lost response) returns the same job; a different upload is refused.
 
+use axum::Extension;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use liveness_protocol::encoding::{b64url_decode, b64url_encode};
 use liveness_protocol::manifest::limits::{MAX_FRAMES, MAX_MANIFEST_BYTES};
-use liveness_protocol::{ChallengePlan, FrameRole, ProtocolError, ResultStatus, SignedManifest};
+use liveness_protocol::{
+    ChallengePlan, FrameRole, ProtocolError, ResultStatus, SessionOptions, SignedManifest,
+};
 use serde::Serialize;
 
 use crate::ending::{CancelReason, Ending};
 use crate::error::ApiError;
+use crate::ratelimit::Client;
 use crate::server::AppState;
 use crate::store::{ClaimOutcome, NewSubmission, SessionRow};
 use crate::tokens::{random_token, sha256_hex};
@@ -50,20 +54,29 @@ fn malformed(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("malformed_submission", message)
 }
 
-/// The session a submission token belongs to.
+/// The session a submission token belongs to. Unknown tokens count as failed guesses of
+/// the client.
 async fn session_for_token(
     app: &AppState,
+    client: &Client,
     headers: &HeaderMap,
 ) -> Result<(String, SessionRow), ApiError> {
-    let token = bearer(headers)
-        .filter(|t| t.starts_with("st_"))
-        .ok_or_else(bad_token)?;
-    let session = app
-        .db
-        .session_by_submission_token(&sha256_hex(token.as_bytes()))
-        .await?
-        .ok_or_else(bad_token)?;
-    Ok((token.to_owned(), session))
+    app.check_guesses(client, None).await?;
+    let found = match bearer(headers).filter(|t| t.starts_with("st_")) {
+        Some(token) => app
+            .db
+            .session_by_submission_token(&sha256_hex(token.as_bytes()))
+            .await?
+            .map(|s| (token.to_owned(), s)),
+        None => None,
+    };
+    match found {
+        Some(found) => Ok(found),
+        None => {
+            app.count_guess(client, None).await?;
+            Err(bad_token())
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -140,11 +153,12 @@ fn role_name(role: FrameRole) -> &'static str {
 
 pub async fn submit(
     State(app): State<AppState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let now = app.clock.now_ms();
-    let (token, session) = session_for_token(&app, &headers).await?;
+    let (token, session) = session_for_token(&app, &client, &headers).await?;
     if session.status == "expired"
         || (session.status == "created" && now >= session.submission_expires_at)
     {
@@ -178,10 +192,32 @@ pub async fn submit(
     )
     .map_err(|e| malformed(e.to_string()))?;
     let device_key = b64url_encode(signed.public_key);
-    app.limit_device(&device_key).await?;
-
+    // A resend of the stored upload (its answer was lost) gets its job back before the
+    // cool-down is looked at: otherwise a cool-down answer to the resend would tell the
+    // device that the upload it just made was judged not live.
+    let submission_sha256 = sha256_hex(&signed.manifest_bytes);
     let plan = ChallengePlan::from_json(session.plan_json.as_bytes())
         .map_err(|e| ApiError::internal("stored plan", e))?;
+    if let (Some(stored), Some(job_id)) = (&session.submission_sha256, &session.job_id) {
+        let resend = *stored == submission_sha256
+            && crate::verify::check_upload(&signed, &session.id, &plan, &token, &upload.frames)
+                .is_ok();
+        if resend {
+            crate::metrics::submission("duplicate");
+            return Ok(accepted(job_id.clone(), session.id));
+        }
+    }
+    let options = SessionOptions::from_json(session.options_json.as_bytes())
+        .map_err(|e| ApiError::internal("stored options", e))?;
+    let subjects = app.cooldown_subjects(
+        &device_key,
+        &session.tenant_id,
+        options.user_reference.as_deref(),
+        &client,
+    );
+    app.limit_device(&subjects).await?;
+    let subject_keys: Vec<String> = subjects.into_iter().map(|s| s.key).collect();
+
     let manifest =
         match crate::verify::check_upload(&signed, &session.id, &plan, &token, &upload.frames) {
             Ok(m) => m,
@@ -196,7 +232,7 @@ pub async fn submit(
                 ) && signed.verify().is_ok()
                 {
                     app.db
-                        .record_device_failure(&device_key, &session.id, now)
+                        .record_device_failure(&subject_keys, &session.id, now)
                         .await?;
                 }
                 return Err(ApiError::evidence(&e));
@@ -215,8 +251,10 @@ pub async fn submit(
         .store_submission(&NewSubmission {
             session_id: &session.id,
             job_id: &job_id,
-            submission_sha256: &sha256_hex(&signed.manifest_bytes),
+            submission_sha256: &submission_sha256,
             device_key: &device_key,
+            cooldown_subjects: &serde_json::to_string(&subject_keys)
+                .map_err(|e| ApiError::internal("cool-down subjects", e))?,
             manifest: &signed.manifest_bytes,
             signature: &b64url_encode(signed.signature),
             frames: &frames,
@@ -246,12 +284,16 @@ pub async fn submit(
             return Err(expired());
         }
     };
-    let accepted = Accepted {
+    Ok(accepted(job_id, session.id))
+}
+
+fn accepted(job_id: String, session_id: String) -> Response {
+    let body = Accepted {
         job_id,
-        session_id: session.id,
+        session_id,
         status: "queued",
     };
-    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
+    (StatusCode::ACCEPTED, axum::Json(body)).into_response()
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -271,11 +313,12 @@ pub struct Cancelled {
 /// integrator's webhook; the submission token is spent. Sending it again answers the same.
 pub async fn cancel(
     State(app): State<AppState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let now = app.clock.now_ms();
-    let (_, session) = session_for_token(&app, &headers).await?;
+    let (_, session) = session_for_token(&app, &client, &headers).await?;
     let reason = if body.is_empty() {
         CancelReason::UserCancelled
     } else {
@@ -322,24 +365,26 @@ pub async fn cancel(
 pub struct JobView {
     pub job_id: String,
     pub session_id: String,
-    /// `queued`, `running`, `done` or `failed`.
+    /// `queued`, `running`, `done` or (integrator only) `failed`.
     pub status: String,
-    pub result_status: ResultStatus,
-    /// The full result, for the integrator only. The device learns that the job ended, not
-    /// the scores an attacker could tune a spoof against.
+    /// The result's status and the full result, for the integrator only. The device learns
+    /// that the job ended, not how: nothing an attacker could tune a spoof against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_status: Option<ResultStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<liveness_protocol::ResultBody>,
 }
 
 pub async fn job(
     State(app): State<AppState>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     uri: Uri,
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let device = bearer(&headers).is_some_and(|t| t.starts_with("st_"));
     let session = if device {
-        let (_, s) = session_for_token(&app, &headers).await?;
+        let (_, s) = session_for_token(&app, &client, &headers).await?;
         s
     } else {
         let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
@@ -356,12 +401,25 @@ pub async fn job(
         return Err(ApiError::not_found());
     }
     let job = app.db.job(&job_id).await?.ok_or_else(ApiError::not_found)?;
+    // Read after the job: a job that is done has its result stored in the same transaction,
+    // so the session read now has it (read before, it could still be pending).
+    let session = app
+        .db
+        .session(&session.id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let result = super::sessions::result_of(&app, &session)?;
+    // A failed job ended without a verdict of the models: to the device, it is done.
+    let status = if device && job.status == "failed" {
+        "done".to_owned()
+    } else {
+        job.status
+    };
     Ok(axum::Json(JobView {
         job_id: job.id,
         session_id: session.id,
-        status: job.status,
-        result_status: result.status,
+        status,
+        result_status: (!device).then_some(result.status),
         result: (!device).then_some(result),
     })
     .into_response())

@@ -66,6 +66,7 @@ pub async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
 pub fn test_config(database_url: String) -> ServerConfig {
     ServerConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
+        metrics_bind: Some("127.0.0.1:0".parse().unwrap()),
         database_url,
         workers: 1,
         poll_interval: Duration::from_millis(50),
@@ -73,6 +74,8 @@ pub fn test_config(database_url: String) -> ServerConfig {
         webhook_backoff_max: Duration::from_secs(2),
         webhook_timeout: Duration::from_secs(3),
         webhook_lease: Duration::from_secs(5),
+        // The receivers in these tests listen on loopback.
+        allow_loopback_webhooks: true,
         ..ServerConfig::default()
     }
 }

@@ -1,0 +1,149 @@
+//! Sessions, their one submission and its evidence.
+
+use sqlx::Row;
+
+use super::*;
+use crate::db::Db;
+
+impl Db {
+    pub async fn insert_session(&self, s: &SessionRow) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO sessions (id, tenant_id, options_json, nonce, plan_json, result_token_sha256, \
+             submission_token_sha256, submission_expires_at, expires_at, created_at, status) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'created')",
+        )
+        .bind(&s.id)
+        .bind(&s.tenant_id)
+        .bind(&s.options_json)
+        .bind(&s.nonce)
+        .bind(&s.plan_json)
+        .bind(&s.result_token_sha256)
+        .bind(&s.submission_token_sha256)
+        .bind(s.submission_expires_at)
+        .bind(s.expires_at)
+        .bind(s.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query("SELECT * FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session)
+            .transpose()
+    }
+
+    pub async fn session_by_submission_token(
+        &self,
+        token_sha256: &str,
+    ) -> Result<Option<SessionRow>, sqlx::Error> {
+        sqlx::query("SELECT * FROM sessions WHERE submission_token_sha256 = $1")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(session)
+            .transpose()
+    }
+
+    /// Claims the session's single submission and stores the evidence and its job, all in
+    /// one transaction: either everything is stored or nothing is.
+    pub async fn store_submission(
+        &self,
+        s: &NewSubmission<'_>,
+    ) -> Result<ClaimOutcome, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE sessions SET status = 'submitted', submitted_at = $2, submission_sha256 = $3, \
+             device_key = $4, job_id = $5, cooldown_subjects = $6 \
+             WHERE id = $1 AND status = 'created' AND submission_expires_at > $2",
+        )
+        .bind(s.session_id)
+        .bind(s.now)
+        .bind(s.submission_sha256)
+        .bind(s.device_key)
+        .bind(s.job_id)
+        .bind(s.cooldown_subjects)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            tx.rollback().await?;
+            let Some(current) = self.session(s.session_id).await? else {
+                return Ok(ClaimOutcome::Expired);
+            };
+            return Ok(match (current.submission_sha256, current.job_id) {
+                (Some(digest), Some(job_id)) if digest == s.submission_sha256 => {
+                    ClaimOutcome::Duplicate { job_id }
+                }
+                (Some(_), _) => ClaimOutcome::AlreadyUsed,
+                _ => ClaimOutcome::Expired,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO evidence (session_id, manifest, public_key, signature) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(s.session_id)
+        .bind(s.manifest)
+        .bind(s.device_key)
+        .bind(s.signature)
+        .execute(&mut *tx)
+        .await?;
+        for (idx, (role, bytes)) in s.frames.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO evidence_frames (session_id, idx, role, bytes) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(s.session_id)
+            .bind(idx as i64)
+            .bind(role.as_str())
+            .bind(bytes.as_slice())
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, session_id, status, attempts, created_at) VALUES ($1, $2, 'queued', 0, $3)",
+        )
+        .bind(s.job_id)
+        .bind(s.session_id)
+        .bind(s.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ClaimOutcome::Stored)
+    }
+
+    pub async fn evidence(
+        &self,
+        session_id: &str,
+    ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, sqlx::Error> {
+        let Some(row) = sqlx::query("SELECT manifest FROM evidence WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let manifest: Vec<u8> = row.try_get("manifest")?;
+        let frames =
+            sqlx::query("SELECT bytes FROM evidence_frames WHERE session_id = $1 ORDER BY idx")
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|r| r.try_get::<Vec<u8>, _>("bytes"))
+                .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some((manifest, frames)))
+    }
+
+    pub async fn photo(&self, session_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        sqlx::query("SELECT bytes FROM evidence_frames WHERE session_id = $1 AND role = 'photo'")
+            .bind(session_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get("bytes"))
+            .transpose()
+    }
+}
