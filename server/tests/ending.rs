@@ -13,13 +13,7 @@ use std::time::Duration;
 use liveness_protocol::{ResultBody, SignedVerdict, VerdictKind};
 use liveness_testkit::Script;
 use serde_json::{Value, json};
-use support::{Backend, Harness, Receiver, backends, device_key, faceless_upload, perform};
-
-async fn code(r: reqwest::Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    let v: Value = r.json().await.unwrap_or(Value::Null);
-    (status, v["error"]["code"].as_str().unwrap_or("").to_owned())
-}
+use support::{Backend, Harness, Receiver, backends, code, device_key, faceless_upload, perform};
 
 async fn cancel(h: &Harness, token: &str, body: Option<Value>) -> reqwest::Response {
     let mut r = h

@@ -13,17 +13,8 @@ use liveness_server::{Server, admin, webhooks};
 use serde_json::{Value, json};
 use sqlx::Row;
 use support::{
-    Backend, Harness, Receiver, ReceiverMode, backends, device_key, faceless_upload, test_config,
+    Backend, Harness, Receiver, ReceiverMode, code, device_key, faceless_upload, test_config,
 };
-
-async fn code(r: reqwest::Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_owned(),
-    )
-}
 
 async fn sessions_of(h: &Harness, tenant_id: &str) -> i64 {
     sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE tenant_id = $1")
@@ -644,18 +635,7 @@ async fn cooldown_bypass(backend: Backend) {
     h.server.shutdown().await;
 }
 
-macro_rules! on_every_backend {
-    ($($test:ident => $scenario:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            for backend in backends() {
-                $scenario(backend).await;
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+support::on_every_backend!(
     a_signed_request_is_accepted_once => hmac_replay,
     an_idempotency_key_gives_the_same_session => idempotent_creation,
     webhooks_never_reach_internal_addresses => webhook_ssrf,

@@ -11,16 +11,7 @@ use std::time::Duration;
 use liveness_server::admin;
 use liveness_server::auth::{request_nonce, sign_request};
 use serde_json::{Value, json};
-use support::{Backend, Harness, Receiver, ReceiverMode, backends, device_key, faceless_upload};
-
-async fn code(r: reqwest::Response) -> (u16, String) {
-    let status = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    (
-        status,
-        body["error"]["code"].as_str().unwrap_or("").to_owned(),
-    )
-}
+use support::{Backend, Harness, Receiver, ReceiverMode, code, device_key, faceless_upload};
 
 async fn submissions(backend: Backend) {
     let h = Harness::start_with(backend, |c| c.max_submission_bytes = 256 * 1024).await;
@@ -660,18 +651,7 @@ async fn webhook_retries(backend: Backend) {
     h.server.shutdown().await;
 }
 
-macro_rules! on_every_backend {
-    ($($test:ident => $scenario:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            for backend in backends() {
-                $scenario(backend).await;
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+support::on_every_backend!(
     rejected_submissions_store_nothing => submissions,
     result_tokens_and_other_tenants => result_tokens_and_tenants,
     api_key_hmac_oauth_rotation_rate_limit => authentication,

@@ -40,6 +40,31 @@ pub fn backends() -> Vec<Backend> {
     out
 }
 
+/// An API answer's status and error code (`""` when it has none).
+pub async fn code(r: reqwest::Response) -> (u16, String) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (
+        status,
+        body["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+/// One `#[tokio::test]` per `test => scenario`, each running its scenario on every backend.
+#[allow(unused_macros)]
+macro_rules! on_every_backend {
+    ($($test:ident => $scenario:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            for backend in $crate::support::backends() {
+                $scenario(backend).await;
+            }
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_backend;
+
 /// A database URL for one test: a new SQLite file, or a new PostgreSQL database.
 pub async fn database_url(backend: Backend, dir: &tempfile::TempDir) -> String {
     match backend {
