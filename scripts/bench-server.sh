@@ -20,7 +20,8 @@ loadgen="$(dirname "$bin")/examples/loadgen"
 db="sqlite://$work/bench.db?mode=rwc"
 
 api_key=$("$bin" --database-url "$db" --log-format text admin tenant create --name bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-"$bin" --database-url "$db" serve --bind 127.0.0.1:0 --tenant-requests-per-minute 1000000 \
+"$bin" admin data-keys new >"$work/data.keys"
+"$bin" --database-url "$db" serve --bind 127.0.0.1:0 --tenant-requests-per-minute 1000000 --data-key-file "$work/data.keys" \
   >"$work/listen.json" 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/listen.json" ] && break; sleep 0.1; done

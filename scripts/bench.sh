@@ -22,7 +22,8 @@ if [ "${1:-}" = "--session" ]; then
   db="sqlite://$work/bench.db?mode=rwc"
   key=$("$bin/liveness-server" --database-url "$db" admin tenant create --name bench |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-  "$bin/liveness-server" --database-url "$db" serve --bind 127.0.0.1:0 >"$work/listen.json" 2>/dev/null &
+  "$bin/liveness-server" admin data-keys new >"$work/data.keys"
+  "$bin/liveness-server" --database-url "$db" serve --bind 127.0.0.1:0 --data-key-file "$work/data.keys" >"$work/listen.json" 2>/dev/null &
   echo $! >"$work/pid"
   for _ in $(seq 100); do [ -s "$work/listen.json" ] && break; sleep 0.1; done
   url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$work/listen.json")

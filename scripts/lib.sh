@@ -76,7 +76,8 @@ start_test_server() {
   local db="sqlite://$dir/server.db?mode=rwc"
   TEST_API_KEY=$("$server" --database-url "$db" --log-format text admin tenant create --name "$name" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
-  "$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 >"$dir/listen.json" 2>"$dir/server.log" &
+  "$server" admin data-keys new >"$dir/data.keys"
+  "$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 --data-key-file "$dir/data.keys" >"$dir/listen.json" 2>"$dir/server.log" &
   TEST_SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$dir/listen.json" ] && break; sleep 0.1; done
   TEST_SERVER_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$dir/listen.json")

@@ -88,6 +88,22 @@ pub async fn api_keys(db: &Db, tenant_id: &str) -> Result<Vec<ApiKeyRow>, ApiErr
     Ok(db.api_keys(tenant_id).await?)
 }
 
+/// Sets how many hours a tenant's images are kept after the verdict (`None`: the server's
+/// default). At most ten years; zero deletes them at the next sweep after the verdict.
+pub async fn set_retention(db: &Db, tenant_id: &str, hours: Option<u32>) -> Result<(), ApiError> {
+    if hours.is_some_and(|h| h > 87_600) {
+        return Err(ApiError::bad_request(
+            "invalid_retention",
+            "retention is at most 87600 hours (ten years)",
+        ));
+    }
+    if db.set_retention(tenant_id, hours.map(i64::from)).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
 pub async fn rotate_signing_key(db: &Db, now_ms: i64) -> Result<String, ApiError> {
     crate::keys::rotate(db, now_ms).await
 }

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::at_rest::KeyRing;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub bind: SocketAddr,
@@ -72,6 +74,14 @@ pub struct ServerConfig {
     /// How often open sessions whose submission window closed are ended (with a verdict
     /// and a webhook).
     pub expiry_sweep_interval: Duration,
+    /// Seals every stored image (see `at_rest`). The default is a key that dies with the
+    /// process, for tests and in-process tools whose database dies with them; the server
+    /// binary always loads the operator's ring and will not start without one.
+    pub data_keys: KeyRing,
+    /// How long a decided session's images are kept when its tenant set no retention.
+    pub evidence_retention: Duration,
+    /// How often images past their retention are looked for.
+    pub retention_sweep_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -110,6 +120,9 @@ impl Default for ServerConfig {
             max_job_attempts: 3,
             capture_skew: Duration::from_secs(120),
             expiry_sweep_interval: Duration::from_secs(5),
+            data_keys: KeyRing::ephemeral(),
+            evidence_retention: Duration::from_secs(24 * 3600),
+            retention_sweep_interval: Duration::from_secs(60),
         }
     }
 }

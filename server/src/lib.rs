@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod at_rest;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod ending;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod lifecycle;
 pub mod light;
 pub mod metrics;
 pub mod ratelimit;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use liveness_server::at_rest::{KeyRing, new_key_line};
 use liveness_server::{Clock, Db, Server, ServerConfig, admin};
 use serde_json::json;
 
@@ -67,6 +68,11 @@ enum Command {
         /// localhost). Private and link-local networks stay refused.
         #[arg(long, env = "LIVENESS_ALLOW_LOOPBACK_WEBHOOKS")]
         allow_loopback_webhooks: bool,
+        #[command(flatten)]
+        data_keys: DataKeyArgs,
+        /// Hours a decided session's images are kept when its tenant set no retention.
+        #[arg(long, env = "LIVENESS_EVIDENCE_RETENTION_HOURS", default_value_t = 24)]
+        evidence_retention_hours: u64,
     },
     /// Tenants, API keys and verdict signing keys.
     Admin {
@@ -75,8 +81,64 @@ enum Command {
     },
 }
 
+/// The key ring that seals stored images (see the server README): a file, or the ring itself
+/// in the environment. One is required to serve.
+#[derive(clap::Args, Debug)]
+struct DataKeyArgs {
+    #[arg(long, env = "LIVENESS_DATA_KEY_FILE")]
+    data_key_file: Option<std::path::PathBuf>,
+    #[arg(long, env = "LIVENESS_DATA_KEYS", hide_env_values = true)]
+    data_keys: Option<String>,
+}
+
+impl DataKeyArgs {
+    fn load(&self) -> Result<KeyRing, String> {
+        let text = match (&self.data_key_file, &self.data_keys) {
+            (Some(path), None) => std::fs::read_to_string(path)
+                .map_err(|e| format!("data key file {}: {e}", path.display()))?,
+            (None, Some(ring)) => ring.clone(),
+            (Some(_), Some(_)) => {
+                return Err(
+                    "give the data keys once: --data-key-file or LIVENESS_DATA_KEYS".into(),
+                );
+            }
+            (None, None) => {
+                return Err(
+                    "no data key ring: stored face images are encrypted at rest; make a key with \
+                     `liveness-server admin data-keys new > data.keys` and pass \
+                     --data-key-file data.keys (or LIVENESS_DATA_KEYS)"
+                        .into(),
+                );
+            }
+        };
+        KeyRing::parse(&text).map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum AdminCommand {
+    /// Encryption at rest of stored images.
+    DataKeys {
+        #[command(subcommand)]
+        command: DataKeyCommand,
+    },
+    /// How long a tenant's images are kept after the verdict.
+    Retention {
+        #[arg(long)]
+        tenant: String,
+        /// Hours; omit to go back to the server's default.
+        #[arg(long)]
+        hours: Option<u32>,
+    },
+    /// Who read or changed a tenant's sessions, newest first.
+    Audit {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Tenants (integrators).
     Tenant {
         #[command(subcommand)]
@@ -125,6 +187,19 @@ enum ApiKeyCommand {
         #[arg(long)]
         tenant: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum DataKeyCommand {
+    /// Prints a new key ring line; put it first in the ring to make it the current key.
+    New,
+    /// Re-seals every stored image not sealed with the ring's current key.
+    Rotate {
+        #[command(flatten)]
+        keys: DataKeyArgs,
+    },
+    /// Stored images per key id.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,7 +259,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             allow_loopback_webhooks,
             client_failure_limit,
             trust_forwarded_for,
+            data_keys,
+            evidence_retention_hours,
         } => {
+            let data_keys = data_keys.load()?;
             let defaults = ServerConfig::default();
             let config = ServerConfig {
                 bind,
@@ -199,6 +277,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 allow_loopback_webhooks,
                 client_failure_limit,
                 trust_forwarded_for,
+                data_keys,
+                evidence_retention: Duration::from_secs(evidence_retention_hours * 3600),
                 ..defaults
             };
             let server = Server::start(config).await.map_err(|e| e.to_string())?;
@@ -209,6 +289,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "shutting down: finishing requests, jobs and webhook attempts in flight"
             );
             server.shutdown().await;
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::DataKeys {
+                    command: DataKeyCommand::New,
+                },
+        } => {
+            // Needs no database: printed for the operator's key file.
+            println!("{}", new_key_line().map_err(|e| e.to_string())?);
             Ok(())
         }
         Command::Admin { command } => {
@@ -231,6 +321,46 @@ async fn admin_command(
     now: i64,
 ) -> Result<serde_json::Value, liveness_server::ApiError> {
     Ok(match command {
+        AdminCommand::DataKeys { command } => match command {
+            DataKeyCommand::New => json!({}),
+            DataKeyCommand::Rotate { keys } => {
+                let keys = keys
+                    .load()
+                    .map_err(|e| liveness_server::ApiError::bad_request("data_keys", e))?;
+                let done = liveness_server::lifecycle::reseal(db, &keys).await?;
+                json!({"current": keys.current_id(), "resealed": done.resealed, "skipped": done.skipped})
+            }
+            DataKeyCommand::Status => json!(
+                db.frames_per_key()
+                    .await
+                    .map_err(liveness_server::ApiError::from)?
+                    .into_iter()
+                    .map(|(kid, n)| json!({"key_id": kid, "images": n}))
+                    .collect::<Vec<_>>()
+            ),
+        },
+        AdminCommand::Retention { tenant, hours } => {
+            admin::set_retention(db, &tenant, hours).await?;
+            json!({"tenant_id": tenant, "retention_hours": hours})
+        }
+        AdminCommand::Audit {
+            tenant,
+            session,
+            limit,
+        } => json!(
+            db.audit_events(&tenant, session.as_deref(), limit.clamp(1, 10_000))
+                .await
+                .map_err(liveness_server::ApiError::from)?
+                .into_iter()
+                .map(|e| json!({
+                    "session_id": e.session_id,
+                    "action": e.action,
+                    "actor": e.actor,
+                    "client": e.client,
+                    "at_ms": e.at,
+                }))
+                .collect::<Vec<_>>()
+        ),
         AdminCommand::Tenant {
             command: TenantCommand::Create { name },
         } => {

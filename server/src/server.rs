@@ -123,6 +123,10 @@ impl Server {
             state.clone(),
             stopped.clone(),
         )));
+        background.push(tokio::spawn(crate::lifecycle::sweep_retention(
+            state.clone(),
+            stopped.clone(),
+        )));
 
         let mut metrics_addr = None;
         if let Some(bind) = state.config.metrics_bind {

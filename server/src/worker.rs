@@ -18,6 +18,8 @@ use crate::tokens::random_token;
 use crate::verify::{self, Report, SessionTimes};
 
 pub const SESSION_COMPLETED: &str = "session.completed";
+/// Sent once when the integrator erases a session (`DELETE /v1/sessions/{id}`).
+pub const SESSION_ERASED: &str = "session.erased";
 
 fn load_pipeline() -> Result<Pipeline, String> {
     let models = ModelSet::bundled(Precision::Fp32).map_err(|e| e.to_string())?;
@@ -61,6 +63,12 @@ pub async fn run(state: AppState, n: usize, mut stopped: watch::Receiver<bool>) 
     state
         .workers_ready
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Runs one job already claimed (what a worker does after `Db::claim_job`), loading the
+/// models itself: for tools and tests that drive the queue by hand.
+pub async fn run_claimed(state: &AppState, job: JobRow) {
+    let _ = process(state, job, None).await;
 }
 
 /// Runs one job to its end. Returns the pipeline for the next job (a fresh one if the check
@@ -124,7 +132,7 @@ async fn verify_job(
             .ok_or_else(|| ApiError::internal("job", "session missing"))?;
         let (manifest, frames) = state
             .db
-            .evidence(&job.session_id)
+            .evidence(&job.session_id, &state.config.data_keys)
             .await?
             .ok_or_else(|| ApiError::internal("job", "evidence missing"))?;
         let bad = |e: liveness_protocol::ProtocolError| ApiError::internal("stored session", e);
@@ -254,13 +262,24 @@ pub(crate) fn webhook_for(
     body: &ResultBody,
     now: i64,
 ) -> Result<Option<DeliveryRow>, ApiError> {
+    event_webhook(options, tenant_id, SESSION_COMPLETED, body, now)
+}
+
+/// The outbox row of `event` about `body`'s session, when the integrator asked for webhooks.
+pub(crate) fn event_webhook(
+    options: &SessionOptions,
+    tenant_id: &str,
+    event: &str,
+    body: &ResultBody,
+    now: i64,
+) -> Result<Option<DeliveryRow>, ApiError> {
     let Some(url) = &options.webhook_url else {
         return Ok(None);
     };
     let id = random_token("whd_", 16)?;
     let payload = serde_json::json!({
         "id": id,
-        "event": SESSION_COMPLETED,
+        "event": event,
         "created_at": now / 1000,
         "data": body,
     });
@@ -269,7 +288,7 @@ pub(crate) fn webhook_for(
         session_id: body.session_id.clone(),
         tenant_id: tenant_id.to_owned(),
         url: url.clone(),
-        event: SESSION_COMPLETED.to_owned(),
+        event: event.to_owned(),
         body: serde_json::to_vec(&payload).map_err(|e| ApiError::internal("webhook", e))?,
         status: "pending".into(),
         attempts: 0,

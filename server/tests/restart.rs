@@ -30,8 +30,20 @@ fn admin(db: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A data key ring file made by `admin data-keys new`, as an operator makes one.
+fn key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = Command::new(BIN)
+        .args(["admin", "data-keys", "new"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let path = dir.join("data.keys");
+    std::fs::write(&path, &out.stdout).unwrap();
+    path
+}
+
 /// Starts `liveness-server serve` and returns it with its base URL.
-fn serve(db: &str) -> (Child, String) {
+fn serve(db: &str, keys: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args([
             "--database-url",
@@ -41,6 +53,8 @@ fn serve(db: &str) -> (Child, String) {
             "serve",
             "--bind",
             "127.0.0.1:0",
+            "--data-key-file",
+            keys.to_str().unwrap(),
         ])
         .args([
             "--workers",
@@ -86,7 +100,19 @@ async fn killed_mid_delivery_then_restarted_delivers_again_with_the_same_key() {
     let api_key = tenant["api_key"].as_str().unwrap();
     let http = reqwest::Client::new();
 
-    let (mut first, base) = serve(&db);
+    // Without a data key ring the server refuses to start, and says how to make one.
+    let refused = Command::new(BIN)
+        .args(["--database-url", &db, "serve", "--bind", "127.0.0.1:0"])
+        .env_remove("LIVENESS_DATA_KEY_FILE")
+        .env_remove("LIVENESS_DATA_KEYS")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("admin data-keys new"), "{why}");
+
+    let keys = key_file(dir.path());
+    let (mut first, base) = serve(&db, &keys);
     ready(&http, &base).await;
     let receiver = Receiver::start().await;
     receiver.set(ReceiverMode::Hang);
@@ -116,7 +142,7 @@ async fn killed_mid_delivery_then_restarted_delivers_again_with_the_same_key() {
     first.wait().unwrap();
     receiver.set(ReceiverMode::Ok);
 
-    let (mut second, base) = serve(&db);
+    let (mut second, base) = serve(&db, &keys);
     ready(&http, &base).await;
     assert!(
         receiver.wait_for(2, Duration::from_secs(20)).await,

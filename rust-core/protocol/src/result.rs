@@ -17,6 +17,9 @@ pub enum ResultStatus {
     Incompleted,
     /// The submission could not be verified (tampered, expired, malformed).
     Failed,
+    /// The integrator erased the session (`DELETE /v1/sessions/{id}`): its images, options
+    /// and verdict are gone; only this answer remains.
+    Erased,
 }
 
 /// Why a session ended the way it did: a stable code plus the default English message.
@@ -37,6 +40,8 @@ pub enum ResultMessage {
     Cancelled,
     EvidenceRejected,
     TokenExpired,
+    /// The session was erased at the integrator's request.
+    Erased,
 }
 
 impl ResultMessage {
@@ -54,6 +59,7 @@ impl ResultMessage {
             Self::Cancelled => "The user cancelled the session",
             Self::EvidenceRejected => "The submitted evidence failed verification",
             Self::TokenExpired => "The submission token has expired",
+            Self::Erased => "The session's data was erased at the integrator's request",
         }
     }
 }

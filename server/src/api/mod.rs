@@ -76,6 +76,18 @@ pub fn routes() -> Vec<Route> {
             sessions::get,
         ),
         route(
+            Method::DELETE,
+            "/v1/sessions/{session_id}",
+            Tenant,
+            sessions::erase,
+        ),
+        route(
+            Method::GET,
+            "/v1/sessions/{session_id}/audit",
+            Tenant,
+            sessions::audit,
+        ),
+        route(
             Method::GET,
             "/v1/sessions/{session_id}/webhooks",
             Tenant,

@@ -15,9 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Tenant;
 use crate::error::ApiError;
+use crate::lifecycle::{Actor, record_read};
 use crate::ratelimit::Client;
 use crate::server::AppState;
-use crate::store::{IdempotentCreate, SessionRow};
+use crate::store::{Erasure, IdempotentCreate, SessionRow};
 use crate::tokens::{ct_eq, random_token, sha256_hex};
 
 #[derive(Debug, Clone, Serialize)]
@@ -207,6 +208,9 @@ pub async fn create_session(
         verdict: None,
         result_json: None,
         cooldown_subjects: None,
+        completed_at: None,
+        evidence_deleted_at: None,
+        erased_at: None,
     };
     app.db.insert_session(&row).await?;
     Ok(CreatedSession {
@@ -253,6 +257,14 @@ pub struct SessionView {
     pub submission_expires_at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
+    /// When the images were deleted (retention or erasure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_deleted_at: Option<i64>,
+    /// When this session's images are due for deletion (decided, not yet deleted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub erased_at: Option<i64>,
     pub result: ResultBody,
 }
 
@@ -267,11 +279,31 @@ async fn own_session(app: &AppState, tenant: &Tenant, id: &str) -> Result<Sessio
 pub async fn get(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
+    Extension(client): Extension<Client>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let s = own_session(&app, &tenant, &id).await?;
     let result = result_of(&app, &s)?;
+    let actor = Actor::ApiKey(tenant.key_id.clone());
+    record_read(&app, &s.tenant_id, &s.id, "session_read", &actor, &client.0).await?;
+    let evidence_expires_at = match (&s.evidence_deleted_at, s.submitted_at, s.completed_at) {
+        (None, Some(_), Some(decided)) => {
+            let hours = app
+                .db
+                .tenant(&s.tenant_id)
+                .await?
+                .and_then(|t| t.retention_hours);
+            let keep = hours.map_or(app.config.evidence_retention.as_millis() as i64, |h| {
+                h * 3_600_000
+            });
+            Some((decided + keep) / 1000)
+        }
+        _ => None,
+    };
     Ok(axum::Json(SessionView {
+        evidence_deleted_at: s.evidence_deleted_at.map(|t| t / 1000),
+        evidence_expires_at,
+        erased_at: s.erased_at.map(|t| t / 1000),
         session_id: s.id,
         status: s.status,
         created_at: s.created_at / 1000,
@@ -353,6 +385,15 @@ pub async fn result(
     let q = token_query(q)?;
     let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
     let body = result_of(&app, &s)?;
+    record_read(
+        &app,
+        &s.tenant_id,
+        &s.id,
+        "result_read",
+        &Actor::ResultToken,
+        &client.0,
+    )
+    .await?;
     if q.signed.unwrap_or(false) {
         let tenant = app
             .db
@@ -375,13 +416,33 @@ pub async fn photo(
 ) -> Result<Response, ApiError> {
     let q = token_query(q)?;
     let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
-    let Some(jpeg) = app.db.photo(&s.id).await? else {
+    if s.evidence_deleted_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "evidence_deleted",
+            if s.erased_at.is_some() {
+                "the session was erased"
+            } else {
+                "the photo was deleted at the end of its retention period"
+            },
+        ));
+    }
+    let Some(jpeg) = app.db.photo(&s.id, &app.config.data_keys).await? else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "no_photo",
             "no evidence has been submitted for this session yet",
         ));
     };
+    record_read(
+        &app,
+        &s.tenant_id,
+        &s.id,
+        "photo_read",
+        &Actor::ResultToken,
+        &client.0,
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -453,4 +514,64 @@ pub async fn webhooks(
         });
     }
     Ok(axum::Json(serde_json::json!({ "deliveries": out })).into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErasedView {
+    pub session_id: String,
+    pub status: &'static str,
+    pub erased_at: i64,
+}
+
+/// `DELETE /v1/sessions/{id}`: erasure (see `lifecycle`). Idempotent: erasing again answers
+/// the same, with the time of the first erasure.
+pub async fn erase(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Extension(client): Extension<Client>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let actor = Actor::ApiKey(tenant.key_id.clone());
+    let at = match crate::lifecycle::erase(&app, &tenant.id, &id, &actor, &client.0).await? {
+        Erasure::Erased { at } | Erasure::AlreadyErased { at } => at,
+        Erasure::NotFound => return Err(ApiError::not_found()),
+    };
+    Ok(axum::Json(ErasedView {
+        session_id: id,
+        status: "erased",
+        erased_at: at / 1000,
+    })
+    .into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuditView {
+    pub action: String,
+    pub actor: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    pub at_ms: i64,
+}
+
+/// `GET /v1/sessions/{id}/audit`: who read or changed this session's data, newest first.
+/// Kept after erasure (it holds no biometric data).
+pub async fn audit(
+    State(app): State<AppState>,
+    Extension(tenant): Extension<Tenant>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let s = own_session(&app, &tenant, &id).await?;
+    let events = app
+        .db
+        .audit_events(&tenant.id, Some(&s.id), 1000)
+        .await?
+        .into_iter()
+        .map(|e| AuditView {
+            action: e.action,
+            actor: e.actor,
+            client: e.client,
+            at_ms: e.at,
+        })
+        .collect::<Vec<_>>();
+    Ok(axum::Json(serde_json::json!({ "events": events })).into_response())
 }

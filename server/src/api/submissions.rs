@@ -248,18 +248,21 @@ pub async fn submit(
         .collect();
     let outcome = app
         .db
-        .store_submission(&NewSubmission {
-            session_id: &session.id,
-            job_id: &job_id,
-            submission_sha256: &submission_sha256,
-            device_key: &device_key,
-            cooldown_subjects: &serde_json::to_string(&subject_keys)
-                .map_err(|e| ApiError::internal("cool-down subjects", e))?,
-            manifest: &signed.manifest_bytes,
-            signature: &b64url_encode(signed.signature),
-            frames: &frames,
-            now,
-        })
+        .store_submission(
+            &NewSubmission {
+                session_id: &session.id,
+                job_id: &job_id,
+                submission_sha256: &submission_sha256,
+                device_key: &device_key,
+                cooldown_subjects: &serde_json::to_string(&subject_keys)
+                    .map_err(|e| ApiError::internal("cool-down subjects", e))?,
+                manifest: &signed.manifest_bytes,
+                signature: &b64url_encode(signed.signature),
+                frames: &frames,
+                now,
+            },
+            &app.config.data_keys,
+        )
         .await?;
     let job_id = match outcome {
         ClaimOutcome::Stored => {
@@ -383,6 +386,7 @@ pub async fn job(
     Path(job_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let device = bearer(&headers).is_some_and(|t| t.starts_with("st_"));
+    let mut reader = None;
     let session = if device {
         let (_, s) = session_for_token(&app, &client, &headers).await?;
         s
@@ -391,6 +395,7 @@ pub async fn job(
         let tenant = app.authenticate(&headers, "GET", path, None).await?;
         app.limit_tenant(&tenant.id).await?;
         let job = app.db.job(&job_id).await?.ok_or_else(ApiError::not_found)?;
+        reader = Some(crate::lifecycle::Actor::ApiKey(tenant.key_id.clone()));
         app.db
             .session(&job.session_id)
             .await?
@@ -409,8 +414,20 @@ pub async fn job(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let result = super::sessions::result_of(&app, &session)?;
+    if let Some(actor) = &reader {
+        crate::lifecycle::record_read(
+            &app,
+            &session.tenant_id,
+            &session.id,
+            "result_read",
+            actor,
+            &client.0,
+        )
+        .await?;
+    }
     // A failed job ended without a verdict of the models: to the device, it is done.
-    let status = if device && job.status == "failed" {
+    // Nor does it learn that the integrator erased the session.
+    let status = if device && (job.status == "failed" || job.status == "erased") {
         "done".to_owned()
     } else {
         job.status

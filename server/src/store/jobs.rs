@@ -75,13 +75,14 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
-            // Another instance took over after our lease ran out and finished first.
+            // Another instance took over after our lease ran out and finished first, or the
+            // session was erased while this job ran (erasure ends its job).
             tx.rollback().await?;
             return Ok(false);
         }
         sqlx::query(
             "UPDATE sessions SET status = 'completed', verdict = $2, result_json = $3, completed_at = $4 \
-             WHERE id = $1",
+             WHERE id = $1 AND erased_at IS NULL",
         )
         .bind(session_id)
         .bind(verdict)

@@ -1,15 +1,18 @@
 //! Every SQL statement of the server, as methods on [`Db`], one file per responsibility:
 //! credentials and signing keys here, then [`sessions`] (sessions and their evidence),
 //! [`jobs`] (the verification queue), [`webhooks`] (the outbox) and [`limits`] (rate limits,
-//! cool-downs, request nonces and idempotency keys). Rows come back as plain structs; what a
+//! cool-downs, request nonces and idempotency keys) and [`lifecycle`] (retention, erasure
+//! and the audit trail). Rows come back as plain structs; what a
 //! status string may be is documented on the struct.
 
 mod jobs;
+mod lifecycle;
 mod limits;
 mod sessions;
 mod webhooks;
 
 use jobs::insert_device_failure;
+pub use lifecycle::{AuditEvent, Erasure};
 pub use limits::IdempotentCreate;
 use webhooks::insert_delivery;
 
@@ -25,6 +28,8 @@ pub struct TenantRow {
     pub id: String,
     pub name: String,
     pub response_secret: String,
+    /// Hours the images of a decided session are kept; `None`: the server's default.
+    pub retention_hours: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +65,7 @@ pub struct SessionRow {
     pub submission_expires_at: i64,
     pub expires_at: i64,
     pub created_at: i64,
-    /// `created`, `submitted` or `completed`.
+    /// `created`, `submitted`, `completed`, `cancelled`, `expired` or `erased`.
     pub status: String,
     pub submitted_at: Option<i64>,
     pub submission_sha256: Option<String>,
@@ -70,13 +75,18 @@ pub struct SessionRow {
     pub result_json: Option<String>,
     /// JSON array of what a failure of this session counts against (set at submission).
     pub cooldown_subjects: Option<String>,
+    /// When the verdict was stored.
+    pub completed_at: Option<i64>,
+    /// When the images were deleted (retention or erasure).
+    pub evidence_deleted_at: Option<i64>,
+    pub erased_at: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
 pub struct JobRow {
     pub id: String,
     pub session_id: String,
-    /// `queued`, `running`, `done` or `failed`.
+    /// `queued`, `running`, `done`, `failed` or `erased` (the session was erased first).
     pub status: String,
     pub attempts: i64,
     pub created_at: i64,
@@ -140,6 +150,7 @@ fn tenant(row: &AnyRow) -> Result<TenantRow, sqlx::Error> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         response_secret: row.try_get("response_secret")?,
+        retention_hours: row.try_get("retention_hours")?,
     })
 }
 
@@ -163,6 +174,9 @@ fn session(row: &AnyRow) -> Result<SessionRow, sqlx::Error> {
         verdict: row.try_get("verdict")?,
         result_json: row.try_get("result_json")?,
         cooldown_subjects: row.try_get("cooldown_subjects")?,
+        completed_at: row.try_get("completed_at")?,
+        evidence_deleted_at: row.try_get("evidence_deleted_at")?,
+        erased_at: row.try_get("erased_at")?,
     })
 }
 
@@ -236,17 +250,21 @@ impl Db {
     }
 
     pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, name, response_secret FROM tenants WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, response_secret, retention_hours FROM tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(tenant).transpose()
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantRow>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, name, response_secret FROM tenants ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, name, response_secret, retention_hours FROM tenants ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(tenant).collect()
     }
 

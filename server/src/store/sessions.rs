@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::*;
+use crate::at_rest::KeyRing;
 use crate::db::Db;
 
 impl Db {
@@ -52,10 +53,19 @@ impl Db {
 
     /// Claims the session's single submission and stores the evidence and its job, all in
     /// one transaction: either everything is stored or nothing is.
+    /// Every image is sealed with the ring's current key before it is written.
     pub async fn store_submission(
         &self,
         s: &NewSubmission<'_>,
+        keys: &KeyRing,
     ) -> Result<ClaimOutcome, sqlx::Error> {
+        let mut sealed = Vec::with_capacity(s.frames.len());
+        for (idx, (role, bytes)) in s.frames.iter().enumerate() {
+            let (kid, bytes) = keys
+                .seal(s.session_id, idx as i64, bytes)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            sealed.push((role, kid, bytes));
+        }
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query(
             "UPDATE sessions SET status = 'submitted', submitted_at = $2, submission_sha256 = $3, \
@@ -92,14 +102,15 @@ impl Db {
         .bind(s.signature)
         .execute(&mut *tx)
         .await?;
-        for (idx, (role, bytes)) in s.frames.iter().enumerate() {
+        for (idx, (role, kid, bytes)) in sealed.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO evidence_frames (session_id, idx, role, bytes) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO evidence_frames (session_id, idx, role, bytes, key_id) VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(s.session_id)
             .bind(idx as i64)
             .bind(role.as_str())
             .bind(bytes.as_slice())
+            .bind(kid.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -115,9 +126,11 @@ impl Db {
         Ok(ClaimOutcome::Stored)
     }
 
+    /// The manifest and the opened frames, in upload order.
     pub async fn evidence(
         &self,
         session_id: &str,
+        keys: &KeyRing,
     ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>, sqlx::Error> {
         let Some(row) = sqlx::query("SELECT manifest FROM evidence WHERE session_id = $1")
             .bind(session_id)
@@ -127,23 +140,38 @@ impl Db {
             return Ok(None);
         };
         let manifest: Vec<u8> = row.try_get("manifest")?;
-        let frames =
-            sqlx::query("SELECT bytes FROM evidence_frames WHERE session_id = $1 ORDER BY idx")
-                .bind(session_id)
-                .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|r| r.try_get::<Vec<u8>, _>("bytes"))
-                .collect::<Result<Vec<_>, _>>()?;
+        let frames = sqlx::query(
+            "SELECT idx, key_id, bytes FROM evidence_frames WHERE session_id = $1 ORDER BY idx",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| open_row(keys, session_id, r))
+        .collect::<Result<Vec<_>, _>>()?;
         Ok(Some((manifest, frames)))
     }
 
-    pub async fn photo(&self, session_id: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        sqlx::query("SELECT bytes FROM evidence_frames WHERE session_id = $1 AND role = 'photo'")
-            .bind(session_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get("bytes"))
-            .transpose()
+    pub async fn photo(
+        &self,
+        session_id: &str,
+        keys: &KeyRing,
+    ) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        sqlx::query(
+            "SELECT idx, key_id, bytes FROM evidence_frames WHERE session_id = $1 AND role = 'photo'",
+        )
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| open_row(keys, session_id, &r))
+        .transpose()
     }
+}
+
+fn open_row(keys: &KeyRing, session_id: &str, row: &AnyRow) -> Result<Vec<u8>, sqlx::Error> {
+    let idx: i64 = row.try_get("idx")?;
+    let kid: Option<String> = row.try_get("key_id")?;
+    let bytes: Vec<u8> = row.try_get("bytes")?;
+    keys.open(session_id, idx, kid.as_deref(), &bytes)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
