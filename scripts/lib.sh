@@ -70,14 +70,15 @@ install_kotlinc() {
 
 # Starts the built liveness-server binary (a process of its own) on a free loopback port over
 # a SQLite file in DIR, with one tenant; waits for /readyz. Sets TEST_SERVER_URL,
-# TEST_API_KEY and TEST_SERVER_PID (callers kill it in their EXIT trap).
+# TEST_API_KEY and TEST_SERVER_PID (callers kill it in their EXIT trap). Further arguments
+# go to `serve`.
 start_test_server() {
   local dir=$1 name=$2 server="${CARGO_TARGET_DIR:-$PWD/target}/debug/liveness-server"
   local db="sqlite://$dir/server.db?mode=rwc"
   TEST_API_KEY=$("$server" --database-url "$db" --log-format text admin tenant create --name "$name" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
   "$server" admin data-keys new >"$dir/data.keys"
-  "$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 --data-key-file "$dir/data.keys" >"$dir/listen.json" 2>"$dir/server.log" &
+  "$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 --data-key-file "$dir/data.keys" "${@:3}" >"$dir/listen.json" 2>"$dir/server.log" &
   TEST_SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$dir/listen.json" ] && break; sleep 0.1; done
   TEST_SERVER_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$dir/listen.json")

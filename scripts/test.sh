@@ -19,6 +19,9 @@ cargo test --workspace --locked
 # package alone and rebuild much of the graph.
 cli="${CARGO_TARGET_DIR:-target}/debug/liveness"
 
+echo "== The server's API from its own OpenAPI document (schemathesis: every operation, every check)"
+bash scripts/test-api-schema.sh
+
 echo "== Kotlin bindings on the host JVM (generated + hand-written layer, against a loopback server)"
 bash scripts/test-kotlin.sh
 

@@ -60,6 +60,12 @@ enum Command {
         /// where the server sees real client addresses; see `--trust-forwarded-for`).
         #[arg(long)]
         client_failure_limit: Option<i64>,
+        /// Failed token or credential guesses per minute from one client address.
+        #[arg(long, default_value_t = 30)]
+        failed_guesses_per_client: i64,
+        /// The same against one session or OAuth client id.
+        #[arg(long, default_value_t = 100)]
+        failed_guesses_per_target: i64,
         /// Take the client address from the right-most X-Forwarded-For entry (only behind a
         /// proxy that sets it).
         #[arg(long, env = "LIVENESS_TRUST_FORWARDED_FOR")]
@@ -258,6 +264,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             poll_interval_ms,
             allow_loopback_webhooks,
             client_failure_limit,
+            failed_guesses_per_client,
+            failed_guesses_per_target,
             trust_forwarded_for,
             data_keys,
             evidence_retention_hours,
@@ -276,6 +284,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 poll_interval: Duration::from_millis(poll_interval_ms),
                 allow_loopback_webhooks,
                 client_failure_limit,
+                failed_guesses_per_client,
+                failed_guesses_per_target,
                 trust_forwarded_for,
                 data_keys,
                 evidence_retention: Duration::from_secs(evidence_retention_hours * 3600),

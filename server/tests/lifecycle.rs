@@ -57,7 +57,7 @@ async fn frames_of(h: &Harness, session_id: &str) -> Vec<(Option<String>, Vec<u8
 async fn audit(h: &Harness, session_id: &str) -> Vec<(String, String)> {
     let r = h
         .http
-        .get(h.url(&format!("/v1/sessions/{session_id}/audit")))
+        .get(h.url(&format!("/v1/audit?session_id={session_id}")))
         .bearer_auth(h.api_key())
         .send()
         .await
@@ -69,12 +69,31 @@ async fn audit(h: &Harness, session_id: &str) -> Vec<(String, String)> {
         .unwrap()
         .iter()
         .map(|e| {
+            assert_eq!(e["session_id"], session_id);
             (
                 e["action"].as_str().unwrap().to_owned(),
                 e["actor"].as_str().unwrap().to_owned(),
             )
         })
         .collect()
+}
+
+/// The session's result as its token holder sees it: the error code after an erasure.
+async fn erased_result(h: &Harness, created: &Value) -> String {
+    let r = h
+        .http
+        .get(h.url(&format!(
+            "/v1/sessions/{}/result",
+            created["session_id"].as_str().unwrap()
+        )))
+        .bearer_auth(created["result_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    match support::code(r).await {
+        (410, code) if code == "session_erased" => "erased".into(),
+        (status, code) => format!("{status} {code}"),
+    }
 }
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -245,14 +264,28 @@ async fn erasure(backend: Backend) {
     let again: Value = erase(h.api_key().to_owned()).await.json().await.unwrap();
     assert_eq!(again, first);
 
-    let result = h.result(&created).await;
-    assert_eq!(result["status"], "erased", "{result}");
-    assert_eq!(result["message_code"], "erased", "{result}");
-    for gone in ["verdict", "live", "score", "relay_state", "job_id"] {
-        assert!(result[gone].is_null(), "{gone}: {result}");
+    // Everything under the session's path is gone (410, not an unknown 404).
+    let token = created["result_token"].as_str().unwrap();
+    for (path, auth) in [
+        (format!("/v1/sessions/{id}"), h.api_key()),
+        (format!("/v1/sessions/{id}/webhooks"), h.api_key()),
+        (format!("/v1/sessions/{id}/result"), token),
+        (format!("/v1/sessions/{id}/photo"), token),
+    ] {
+        let r = h
+            .http
+            .get(h.url(&path))
+            .bearer_auth(auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            support::code(r).await,
+            (410, "session_erased".into()),
+            "{path}"
+        );
     }
-    let r = photo(&h, &created).await;
-    assert_eq!(support::code(r).await, (410, "evidence_deleted".into()));
+    // The job, read by the integrator, says erased and nothing else.
     let r = h
         .http
         .get(h.url(&format!("/v1/jobs/{job}")))
@@ -260,10 +293,13 @@ async fn erasure(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["result"]["status"],
-        "erased"
-    );
+    let view: Value = r.json().await.unwrap();
+    let result = &view["result"];
+    assert_eq!(result["status"], "erased", "{view}");
+    assert_eq!(result["message_code"], "erased", "{view}");
+    for gone in ["verdict", "live", "score", "relay_state", "job_id"] {
+        assert!(result[gone].is_null(), "{gone}: {view}");
+    }
 
     // Nothing personal is left in the database.
     let pool = &h.server.state.db.pool;
@@ -386,7 +422,7 @@ async fn erasure_racing_a_job(backend: Backend) {
         .await
         .unwrap();
     assert!(!stored, "a verdict was stored for an erased session");
-    assert_eq!(h.result(&created).await["status"], "erased");
+    assert_eq!(erased_result(&h, &created).await, "erased");
     assert_eq!(db.job(&job_id).await.unwrap().unwrap().status, "erased");
 
     // Erased after the claim, before the worker reads anything: the real worker path.
@@ -408,7 +444,7 @@ async fn erasure_racing_a_job(backend: Backend) {
         .unwrap();
     assert_eq!(r.status(), 200);
     liveness_server::worker::run_claimed(state, job).await;
-    assert_eq!(h.result(&created).await["status"], "erased");
+    assert_eq!(erased_result(&h, &created).await, "erased");
     let job = db.job(&job_id).await.unwrap().unwrap();
     assert_eq!(job.status, "erased");
     // The device, polling its job, sees it done and learns nothing more.
@@ -431,7 +467,7 @@ async fn erasure_racing_a_job(backend: Backend) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(db.claim_job(h.clock.now_ms(), 1).await.unwrap().is_none());
-    assert_eq!(h.result(&created).await["status"], "erased");
+    assert_eq!(erased_result(&h, &created).await, "erased");
     worker.shutdown().await;
     h.server.shutdown().await;
 }

@@ -81,12 +81,7 @@ pub fn routes() -> Vec<Route> {
             Tenant,
             sessions::erase,
         ),
-        route(
-            Method::GET,
-            "/v1/sessions/{session_id}/audit",
-            Tenant,
-            sessions::audit,
-        ),
+        route(Method::GET, "/v1/audit", Tenant, sessions::audit),
         route(
             Method::GET,
             "/v1/sessions/{session_id}/webhooks",

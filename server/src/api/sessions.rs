@@ -61,8 +61,7 @@ pub async fn create(
     let options = SessionOptions::from_json(&body)
         .map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
     let Some(key) = idempotency_key(&headers)? else {
-        let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
-        let created = create_session(&app, &tenant.id, options, nonce).await?;
+        let created = with_random_nonce(&app, &tenant.id, options).await?;
         return Ok((StatusCode::CREATED, axum::Json(created)).into_response());
     };
     // A retried creation (its answer was lost) gets the same session, not a second one.
@@ -110,12 +109,7 @@ pub async fn create(
             ));
         }
     }
-    let created = async {
-        let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
-        create_session(&app, &tenant.id, options, nonce).await
-    }
-    .await;
-    let created = match created {
+    let created = match with_random_nonce(&app, &tenant.id, options).await {
         Ok(c) => c,
         Err(e) => {
             app.db.abandon_idempotent(&tenant.id, &key_sha256).await?;
@@ -138,6 +132,15 @@ pub async fn create(
         answer,
     )
         .into_response())
+}
+
+async fn with_random_nonce(
+    app: &AppState,
+    tenant_id: &str,
+    options: SessionOptions,
+) -> Result<CreatedSession, ApiError> {
+    let nonce = Nonce::random().map_err(|e| ApiError::internal("nonce", e))?;
+    create_session(app, tenant_id, options, nonce).await
 }
 
 /// Set on an answer replayed for a repeated `Idempotency-Key`.
@@ -263,9 +266,20 @@ pub struct SessionView {
     /// When this session's images are due for deletion (decided, not yet deleted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_expires_at: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub erased_at: Option<i64>,
     pub result: ResultBody,
+}
+
+/// What every path under an erased session answers: it is gone (410), not unknown (404),
+/// so an integrator can tell an erasure from a typo; nothing of it is served any more.
+fn not_erased(s: SessionRow) -> Result<SessionRow, ApiError> {
+    if s.erased_at.is_some() {
+        return Err(ApiError::new(
+            StatusCode::GONE,
+            "session_erased",
+            "the session was erased at the integrator's request",
+        ));
+    }
+    Ok(s)
 }
 
 async fn own_session(app: &AppState, tenant: &Tenant, id: &str) -> Result<SessionRow, ApiError> {
@@ -282,7 +296,7 @@ pub async fn get(
     Extension(client): Extension<Client>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let s = own_session(&app, &tenant, &id).await?;
+    let s = not_erased(own_session(&app, &tenant, &id).await?)?;
     let result = result_of(&app, &s)?;
     let actor = Actor::ApiKey(tenant.key_id.clone());
     record_read(&app, &s.tenant_id, &s.id, "session_read", &actor, &client.0).await?;
@@ -303,7 +317,6 @@ pub async fn get(
     Ok(axum::Json(SessionView {
         evidence_deleted_at: s.evidence_deleted_at.map(|t| t / 1000),
         evidence_expires_at,
-        erased_at: s.erased_at.map(|t| t / 1000),
         session_id: s.id,
         status: s.status,
         created_at: s.created_at / 1000,
@@ -383,7 +396,7 @@ pub async fn result(
     q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = token_query(q)?;
-    let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
+    let s = not_erased(guarded(&app, &client, &id, result_token(&headers, &q)).await?)?;
     let body = result_of(&app, &s)?;
     record_read(
         &app,
@@ -415,16 +428,12 @@ pub async fn photo(
     q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = token_query(q)?;
-    let s = guarded(&app, &client, &id, result_token(&headers, &q)).await?;
+    let s = not_erased(guarded(&app, &client, &id, result_token(&headers, &q)).await?)?;
     if s.evidence_deleted_at.is_some() {
         return Err(ApiError::new(
             StatusCode::GONE,
             "evidence_deleted",
-            if s.erased_at.is_some() {
-                "the session was erased"
-            } else {
-                "the photo was deleted at the end of its retention period"
-            },
+            "the photo was deleted at the end of its retention period",
         ));
     }
     let Some(jpeg) = app.db.photo(&s.id, &app.config.data_keys).await? else {
@@ -485,7 +494,7 @@ pub async fn webhooks(
     Extension(tenant): Extension<Tenant>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let s = own_session(&app, &tenant, &id).await?;
+    let s = not_erased(own_session(&app, &tenant, &id).await?)?;
     let mut out = Vec::new();
     for d in app.db.deliveries(&s.id).await? {
         let attempts = app
@@ -546,6 +555,7 @@ pub async fn erase(
 
 #[derive(Debug, Serialize)]
 pub struct AuditView {
+    pub session_id: String,
     pub action: String,
     pub actor: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -553,20 +563,33 @@ pub struct AuditView {
     pub at_ms: i64,
 }
 
-/// `GET /v1/sessions/{id}/audit`: who read or changed this session's data, newest first.
-/// Kept after erasure (it holds no biometric data).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    session_id: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /v1/audit[?session_id=…][&limit=…]`: who read or changed this tenant's session data,
+/// newest first. Not under the session's path: the trail outlives an erasure (it holds no
+/// biometric data), the session does not.
 pub async fn audit(
     State(app): State<AppState>,
     Extension(tenant): Extension<Tenant>,
-    Path(id): Path<String>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let s = own_session(&app, &tenant, &id).await?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::bad_request("invalid_query", "limit is 1..=1000"));
+    }
     let events = app
         .db
-        .audit_events(&tenant.id, Some(&s.id), 1000)
+        .audit_events(&tenant.id, q.session_id.as_deref(), limit)
         .await?
         .into_iter()
         .map(|e| AuditView {
+            session_id: e.session_id,
             action: e.action,
             actor: e.actor,
             client: e.client,
