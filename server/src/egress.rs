@@ -107,15 +107,19 @@ fn internal_name(name: &str) -> bool {
 /// The session-creation gate. (The protocol crate already demands https, or http to a
 /// loopback host.) The URL parser has already turned `2130706433`, `0x7f000001` and `127.1`
 /// into 127.0.0.1.
-pub fn check_webhook_url(text: &str, allow_loopback: bool) -> Result<(), EgressError> {
+pub fn check_webhook_url(text: &str, allow_loopback: bool) -> Result<Url, EgressError> {
     let url = Url::parse(text).map_err(|_| EgressError::Invalid)?;
-    match url.host() {
-        Some(Host::Ipv4(ip)) if allowed(IpAddr::V4(ip), allow_loopback) => Ok(()),
-        Some(Host::Ipv6(ip)) if allowed(IpAddr::V6(ip), allow_loopback) => Ok(()),
-        Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") && allow_loopback => Ok(()),
-        Some(Host::Domain(d)) if !internal_name(d) => Ok(()),
-        Some(_) => Err(EgressError::Internal),
-        None => Err(EgressError::Invalid),
+    let ok = match url.host() {
+        Some(Host::Ipv4(ip)) => allowed(IpAddr::V4(ip), allow_loopback),
+        Some(Host::Ipv6(ip)) => allowed(IpAddr::V6(ip), allow_loopback),
+        Some(Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => allow_loopback,
+        Some(Host::Domain(d)) => !internal_name(d),
+        None => return Err(EgressError::Invalid),
+    };
+    if ok {
+        Ok(url)
+    } else {
+        Err(EgressError::Internal)
     }
 }
 
@@ -216,14 +220,14 @@ mod tests {
             "https://93.184.215.14/hook",
             "https://[2606:4700::1111]/hook",
         ] {
-            assert_eq!(check_webhook_url(url, false), Ok(()), "{url}");
+            assert!(check_webhook_url(url, false).is_ok(), "{url}");
         }
         for url in [
             "http://127.0.0.1:9/x",
             "http://localhost:9/x",
             "http://[::1]/x",
         ] {
-            assert_eq!(check_webhook_url(url, true), Ok(()), "{url}");
+            assert!(check_webhook_url(url, true).is_ok(), "{url}");
         }
         // Development loopback does not open private networks.
         assert_eq!(

@@ -108,10 +108,12 @@ pub async fn run(state: AppState, mut stopped: watch::Receiver<bool>) {
                                 t.per_tenant.remove(&tenant);
                             }
                         }
-                        let breaker = t.hosts.entry(host).or_default();
                         if attempt != Attempt::TimedOut {
-                            *breaker = Breaker::default();
+                            // A host that answers needs no entry: the map holds only hosts
+                            // that are failing, so it cannot grow with every host ever seen.
+                            t.hosts.remove(&host);
                         } else {
+                            let breaker = t.hosts.entry(host).or_default();
                             breaker.failures += 1;
                             if breaker.failures >= BREAKER_FAILURES {
                                 breaker.failures = 0;
@@ -232,11 +234,11 @@ async fn send(state: &AppState, d: &DeliveryRow) -> Result<u16, String> {
     )
     .map_err(|e| e.to_string())?;
     // IP literals never reach the resolver's guard: checked here, at every attempt.
-    crate::egress::check_webhook_url(&d.url, state.config.allow_loopback_webhooks)
+    let url = crate::egress::check_webhook_url(&d.url, state.config.allow_loopback_webhooks)
         .map_err(|_| "refused_destination".to_owned())?;
     let response = state
         .http
-        .post(&d.url)
+        .post(url)
         .header("content-type", "application/json")
         .header(WEBHOOK_SIGNATURE_HEADER, signature)
         .header(IDEMPOTENCY_HEADER, &d.id)
