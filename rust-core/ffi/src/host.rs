@@ -62,14 +62,19 @@ pub enum FrameImage {
         row_stride: u32,
         bytes: Vec<u8>,
     },
-    /// 4:2:0 YUV in three planes with any strides (Android `YUV_420_888`; iOS 420f as Y + the
-    /// CbCr plane given twice with pixel stride 2, offset by one byte for V).
+    /// 4:2:0 YUV in three planes with any strides (Android `YUV_420_888`; iOS 420f/420v as Y
+    /// and the CbCr plane given twice with pixel stride 2, offset by one byte for V).
+    /// `video_range`: the samples use 16–235 (Y) and 16–240 (chroma), as iOS
+    /// `kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange` (420v) delivers them; false (the
+    /// default) for full range (Android, iOS 420f).
     Yuv420 {
         width: u32,
         height: u32,
         y: FramePlane,
         u: FramePlane,
         v: FramePlane,
+        #[uniffi(default = false)]
+        video_range: bool,
     },
 }
 
@@ -153,6 +158,7 @@ impl HostFrame {
                 y,
                 u,
                 v,
+                video_range,
             } => {
                 let plane = |p: FramePlane| StridedPlane {
                     bytes: p.bytes,
@@ -165,6 +171,11 @@ impl HostFrame {
                     y: plane(y),
                     u: plane(u),
                     v: plane(v),
+                    range: if video_range {
+                        liveness_frame::YuvRange::Video
+                    } else {
+                        liveness_frame::YuvRange::Full
+                    },
                 }
             }
         };

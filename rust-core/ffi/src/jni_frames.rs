@@ -6,8 +6,10 @@
 //! pointing at the camera's memory).
 //!
 //! Bad input is a Java exception (`IllegalArgumentException` for a heap buffer, a short
-//! buffer or bad strides, `IllegalStateException` for an unknown sink), never a crash; a
-//! panic becomes a `RuntimeException`.
+//! buffer or bad strides, `IllegalStateException` for a sink that was never issued), never a
+//! crash; a panic becomes a `RuntimeException`. A sink whose session was closed answers 2
+//! ("closed"), as a live session that has ended does: a late CameraX frame after
+//! `Liveness.close()` must not throw on CameraX's executor.
 
 use jni::objects::{JByteBuffer, JClass};
 use jni::strings::JNIString;
@@ -95,10 +97,15 @@ fn push_yuv420(
     rotation_degrees: jint,
     mirrored: jboolean,
 ) -> Result<jint, Refusal> {
-    let pusher = u64::try_from(sink)
-        .ok()
-        .and_then(sinks::lookup)
-        .ok_or_else(|| Refusal::State(format!("no live session has frame sink {sink}")))?;
+    let pusher = match u64::try_from(sink).map(sinks::lookup) {
+        Ok(sinks::Sink::Live(pusher)) => pusher,
+        Ok(sinks::Sink::Gone) => return Ok(2),
+        Ok(sinks::Sink::Unknown) | Err(_) => {
+            return Err(Refusal::State(format!(
+                "frame sink {sink} was never issued"
+            )));
+        }
+    };
     let (Ok(w), Ok(h)) = (u32::try_from(width), u32::try_from(height)) else {
         return Err(Refusal::Argument(format!("bad size {width}×{height}")));
     };
@@ -120,6 +127,8 @@ fn push_yuv420(
             y,
             u,
             v,
+            // CameraX's YUV_420_888 is full range (JFIF), as Android's camera HAL delivers it.
+            range: liveness_frame::YuvRange::Full,
         },
         rotation,
         mirrored,

@@ -350,6 +350,23 @@ impl LivenessSession {
         self.pusher.close();
     }
 
+    /// The host could not start or keep its camera (Android: CameraX `bindToLifecycle`
+    /// threw; iOS: the capture session failed): `run` fails with `CameraUnavailable` carrying
+    /// `detail`, and the server is told `camera_unavailable`, rather than the session ending
+    /// as "no evidence". Does nothing once the frames have ended.
+    pub fn camera_failed(&self, detail: String) {
+        self.pusher
+            .fail(liveness_session::SdkError::CameraUnavailable(detail));
+    }
+
+    /// The user refused the camera (and will not be asked again): `run` fails with
+    /// `PermissionDenied` at once, and the server is told, so the integrator's verdict does
+    /// not wait for the submission window to close.
+    pub fn camera_permission_denied(&self) {
+        self.pusher
+            .fail(liveness_session::SdkError::PermissionDenied);
+    }
+
     /// Stops the session from any thread: the camera is released, nothing (more) is uploaded
     /// and `run` fails with `Cancelled`.
     pub fn cancel(&self) {

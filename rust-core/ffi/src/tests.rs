@@ -332,7 +332,7 @@ fn a_caller_that_stops_waiting_cancels_the_session_and_releases_the_source() {
 }
 
 #[test]
-fn pushes_after_the_end_say_closed_and_stale_sinks_are_refused() {
+fn pushes_after_the_end_say_closed_and_dropped_sinks_are_gone() {
     let session = new_session(Arc::new(Recorder::default()));
     let frame = || packed(2, 2, 8, vec![0; 16], 0);
     assert_eq!(session.push_frame(frame()).unwrap(), PushResult::Accepted);
@@ -341,9 +341,15 @@ fn pushes_after_the_end_say_closed_and_stale_sinks_are_refused() {
         PushResult::ReplacedOlder
     );
     let sink = session.frame_sink();
-    assert!(crate::sinks::lookup(sink).is_some());
+    assert!(matches!(
+        crate::sinks::lookup(sink),
+        crate::sinks::Sink::Live(_)
+    ));
     session.cancel();
     assert_eq!(session.push_frame(frame()).unwrap(), PushResult::Closed);
     drop(session);
-    assert!(crate::sinks::lookup(sink).is_none());
+    assert!(matches!(
+        crate::sinks::lookup(sink),
+        crate::sinks::Sink::Gone
+    ));
 }

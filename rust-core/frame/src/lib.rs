@@ -2,7 +2,9 @@
 //!
 //! Camera frames as the SDK receives them, in every pixel format the platforms deliver
 //! (RGB8, RGBA8, BGRA8 from iOS; NV21, NV12, I420 and CameraX's general YUV_420_888 with row
-//! and pixel strides), with the rotation that makes them upright and optional mirroring.
+//! and pixel strides), with the rotation that makes them upright and optional mirroring. YUV
+//! comes in full range (JFIF: Android cameras, iOS 420f) or video range (Y 16–235, chroma
+//! 16–240: iOS 420v), see [`YuvRange`]; both decode to the same RGB.
 //!
 //! A [`Frame`] borrows the camera's buffers: nothing is copied when it is made. Models read
 //! it through [`Frame::warp_into`], which crops, rotates, resizes and converts colour in one
@@ -38,6 +40,20 @@ pub enum PixelFormat {
     I420,
     /// Y, U, V planes with arbitrary row and pixel strides (Android `YUV_420_888`).
     Yuv420,
+}
+
+/// How a YUV frame's 8-bit samples span the signal (BT.601 coefficients either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum YuvRange {
+    /// Y and chroma use 0–255 (JFIF): Android's `YUV_420_888`, iOS
+    /// `kCVPixelFormatType_420YpCbCr8BiPlanarFullRange` (420f).
+    #[default]
+    Full,
+    /// Y uses 16–235 and chroma 16–240 (studio swing): iOS
+    /// `kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange` (420v). Read as full range, its
+    /// black is 16 and its white 235: a washed-out, low-contrast image that skews exposure
+    /// guidance and the evidence.
+    Video,
 }
 
 /// The clockwise rotation to apply to the buffer to see it upright (Android's
@@ -168,6 +184,7 @@ pub struct Frame<'a> {
     layout: Layout<'a>,
     rotation: Rotation,
     mirrored: bool,
+    range: YuvRange,
 }
 
 fn check_size(width: u32, height: u32) -> Result<(usize, usize), FrameError> {
@@ -200,6 +217,7 @@ impl<'a> Frame<'a> {
             layout: Layout::Packed { plane, rgb },
             rotation: Rotation::R0,
             mirrored: false,
+            range: YuvRange::Full,
         })
     }
 
@@ -265,6 +283,7 @@ impl<'a> Frame<'a> {
             layout: Layout::Yuv { y, u, v },
             rotation: Rotation::R0,
             mirrored: false,
+            range: YuvRange::Full,
         })
     }
 
@@ -342,8 +361,18 @@ impl<'a> Frame<'a> {
         self
     }
 
+    /// The same frame with its YUV samples in `range` (packed RGB frames ignore it).
+    pub fn with_yuv_range(mut self, range: YuvRange) -> Self {
+        self.range = range;
+        self
+    }
+
     pub fn format(&self) -> PixelFormat {
         self.format
+    }
+
+    pub fn yuv_range(&self) -> YuvRange {
+        self.range
     }
 
     pub fn rotation(&self) -> Rotation {
@@ -401,7 +430,15 @@ impl<'a> Frame<'a> {
                 let (cx, cy) = (x / 2, y / 2);
                 let cb = u.data[cy * u.row_stride + cx * u.pixel_stride] as f32 - 128.0;
                 let cr = v.data[cy * v.row_stride + cx * v.pixel_stride] as f32 - 128.0;
-                yuv_to_rgb(luma, cb, cr)
+                match self.range {
+                    YuvRange::Full => yuv_to_rgb(luma, cb, cr),
+                    // Stretch studio swing to full swing, then the same BT.601 matrix.
+                    YuvRange::Video => yuv_to_rgb(
+                        (luma - 16.0) * (255.0 / 219.0),
+                        cb * (255.0 / 224.0),
+                        cr * (255.0 / 224.0),
+                    ),
+                }
             }
         }
     }

@@ -3,7 +3,9 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use liveness_frame::{Affine2, Frame, FrameError, OwnedFrame, PixelFormat, Plane, Rotation};
+use liveness_frame::{
+    Affine2, Frame, FrameError, OwnedFrame, PixelFormat, Plane, Rotation, YuvRange,
+};
 
 const W: u32 = 64;
 const H: u32 = 48;
@@ -68,6 +70,71 @@ fn every_format_reads_like_rgb() {
             ),
         }
     }
+}
+
+/// iOS 420v: the NV12 layout of 420f with Y squeezed into 16–235 and chroma into 16–240.
+#[test]
+fn video_range_yuv_reads_like_the_full_range_picture() {
+    let rgb = upright();
+    let reference = warp(&Frame::rgb8(&rgb, W, H, W as usize * 3).unwrap());
+    let full = OwnedFrame::from_rgb(&rgb, W, H, PixelFormat::Nv12).unwrap();
+    let y: Vec<u8> = full.planes[0]
+        .iter()
+        .map(|&v| (16.0 + v as f32 * 219.0 / 255.0).round() as u8)
+        .collect();
+    let uv: Vec<u8> = full.planes[1]
+        .iter()
+        .map(|&v| (128.0 + (v as f32 - 128.0) * 224.0 / 255.0).round() as u8)
+        .collect();
+    let cw = (W as usize).div_ceil(2) * 2;
+    let video = Frame::nv12(&y, W as usize, &uv, cw, W, H)
+        .unwrap()
+        .with_yuv_range(YuvRange::Video);
+    assert_eq!(video.yuv_range(), YuvRange::Video);
+    let got = warp(&video);
+    let (mean, max) = (mean_diff(&reference, &got), max_diff(&reference, &got));
+    assert!(
+        mean < 2.0 && max < 60.0,
+        "video range: mean {mean}, max {max}"
+    );
+    // The same bytes taken for full range: the washed-out picture 420v used to give.
+    let wrong = warp(&Frame::nv12(&y, W as usize, &uv, cw, W, H).unwrap());
+    assert!(
+        mean_diff(&reference, &wrong) > 3.0 * mean.max(1.0),
+        "full-range reading of video-range bytes should be visibly off"
+    );
+}
+
+#[test]
+fn video_range_black_and_white_are_the_ends_of_the_scale() {
+    let (w, h) = (4u32, 2u32);
+    for (luma, want) in [(16u8, 0.0f32), (235, 255.0), (126, 128.0)] {
+        let y = vec![luma; 8];
+        let uv = vec![128u8; 4];
+        let frame = Frame::nv12(&y, 4, &uv, 4, w, h)
+            .unwrap()
+            .with_yuv_range(YuvRange::Video);
+        let got = frame.mean_luma(4);
+        assert!(
+            (got - want).abs() < 1.0,
+            "Y={luma}: luma {got}, want {want}"
+        );
+        // Below black and above white (camera overshoot) clamp instead of wrapping.
+        let full = Frame::nv12(&y, 4, &uv, 4, w, h).unwrap();
+        assert!((full.mean_luma(4) - luma as f32).abs() < 1.0);
+    }
+    let frame = Frame::nv12(&[0u8; 8], 4, &[128u8; 4], 4, w, h)
+        .unwrap()
+        .with_yuv_range(YuvRange::Video);
+    assert_eq!(frame.mean_luma(4), 0.0);
+    // Saturated video-range chroma (240) is full blue, as 255 is in full range.
+    let blue = Frame::nv12(&[41u8; 8], 4, &[240, 110, 240, 110], 4, w, h)
+        .unwrap()
+        .with_yuv_range(YuvRange::Video);
+    let mut out = vec![0.0; 3];
+    blue.warp_into(&Affine2::letterbox(4.0, 2.0, 1), 1, 1, 1.0, 0.0, &mut out)
+        .unwrap();
+    assert!(out[2] > 200.0 && out[0] < 60.0, "{out:?}");
 }
 
 /// Builds the buffer a camera would deliver for `upright` with `rotation`.

@@ -140,18 +140,50 @@ fn network(e: reqwest::Error) -> SdkError {
     })
 }
 
+/// The rule for the server's URL, checked when a session is created (not only at upload,
+/// after the whole capture): `https://`, or plain `http://` to this device's own loopback
+/// (`127.0.0.1`, `localhost`, `[::1]`) for development. The host is parsed, not matched as a
+/// prefix: `http://localhost.example` and `http://127.0.0.1@example.com` are remote hosts.
+/// An emulator or phone reaches a development server on the computer through loopback with
+/// `adb reverse tcp:8080 tcp:8080` (Android) or directly (the iOS simulator shares the Mac's).
+pub fn check_server_url(base_url: &str) -> Result<(), SdkError> {
+    let bad = |why: &str| {
+        Err(SdkError::InvalidInput(format!(
+            "the server URL {base_url:?} {why}"
+        )))
+    };
+    let Ok(url) = reqwest::Url::parse(base_url) else {
+        return bad("is not a URL");
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return bad("must not carry a user name or password");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return bad("must not have a query or fragment");
+    }
+    // host_str is the parsed, normalised host: lower-case, IPv4 in dotted form (so `127.1`
+    // and `2130706433` are 127.0.0.1), IPv6 bracketed and compressed.
+    let Some(host) = url.host_str() else {
+        return bad("has no host");
+    };
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => bad(
+            "must be https: plain http is only for this device's loopback (127.0.0.1, \
+             localhost, [::1]); from an Android emulator or phone, reach a development server \
+             with `adb reverse tcp:PORT tcp:PORT` and http://127.0.0.1:PORT",
+        ),
+        _ => bad("must be https"),
+    }
+}
+
 impl ServerClient {
     /// `pins` empty: the platform's usual WebPKI validation (Mozilla's roots).
     pub fn new(base_url: &str, pins: &PinSet, timeout: Duration) -> Result<Self, SdkError> {
+        check_server_url(base_url)?;
         let url = base_url.trim_end_matches('/');
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !url.starts_with("https://") && !loopback {
-            return Err(SdkError::InvalidInput(
-                "the server URL must be https (http only on loopback)".into(),
-            ));
-        }
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -383,5 +415,32 @@ mod tests {
         assert!(ServerClient::new("https://liveness.example", &PinSet::default(), t).is_ok());
         let e = ServerClient::new("http://liveness.example", &PinSet::default(), t).unwrap_err();
         assert_eq!(e.code(), "invalid_input");
+        for ok in [
+            "http://localhost:8080/",
+            "http://[::1]:9000",
+            "HTTP://LOCALHOST",
+            "https://liveness.example/base",
+        ] {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+        }
+        // Prefix tricks that a string match let through, the emulator's host alias (a plain
+        // http hop across a virtual network), and things that are not server URLs at all.
+        for bad in [
+            "http://localhost.attacker.example",
+            "http://127.0.0.1.nip.io",
+            "http://127.0.0.1@attacker.example",
+            "http://127.0.0.2",
+            "http://10.0.2.2:8080",
+            "ftp://liveness.example",
+            "https://user:pw@liveness.example",
+            "https://liveness.example/?next=x",
+            "liveness.example",
+            "",
+        ] {
+            let e = check_server_url(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input", "{bad}");
+        }
+        let e = check_server_url("http://10.0.2.2:8080").unwrap_err();
+        assert!(e.to_string().contains("adb reverse"), "{e}");
     }
 }

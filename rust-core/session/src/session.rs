@@ -46,6 +46,7 @@ impl SessionDescriptor {
 
     pub fn validate(&self) -> Result<(), SdkError> {
         let bad = |m: String| Err(SdkError::InvalidInput(m));
+        crate::client::check_server_url(&self.server_url)?;
         let nonce =
             Nonce::from_b64url(&self.nonce).map_err(|e| SdkError::InvalidInput(e.to_string()))?;
         if nonce != self.plan.nonce {

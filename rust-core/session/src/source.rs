@@ -11,7 +11,7 @@
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use liveness_frame::{Frame, OwnedFrame, Plane, Rotation};
+use liveness_frame::{Frame, OwnedFrame, Plane, Rotation, YuvRange};
 
 use crate::error::SdkError;
 use liveness_challenge::ScreenRequest;
@@ -34,6 +34,8 @@ pub enum FrameData {
         y: StridedPlane,
         u: StridedPlane,
         v: StridedPlane,
+        /// Full range for Android and iOS 420f; video range for iOS 420v.
+        range: YuvRange,
     },
 }
 
@@ -69,6 +71,7 @@ impl SourceFrame {
                 y,
                 u,
                 v,
+                range,
             } => Frame::yuv420(
                 Plane::new(&y.bytes, y.row_stride, y.pixel_stride),
                 Plane::new(&u.bytes, u.row_stride, u.pixel_stride),
@@ -76,7 +79,8 @@ impl SourceFrame {
                 *width,
                 *height,
             )
-            .map_err(bad)?,
+            .map_err(bad)?
+            .with_yuv_range(*range),
         };
         Ok(frame
             .with_rotation(self.rotation)
@@ -125,6 +129,9 @@ impl FrameSource for Box<dyn FrameSource> {
 struct Mailbox {
     frame: Option<SourceFrame>,
     closed: bool,
+    /// Why the host's camera stopped, when it failed rather than ended (a bind failure):
+    /// the session ends with this error, not with "no evidence".
+    failure: Option<SdkError>,
     dropped: u64,
     accepted: u64,
 }
@@ -203,6 +210,21 @@ impl FramePusher {
         ready.notify_all();
     }
 
+    /// The host's camera failed (it could not be opened or bound): the session ends with
+    /// `error` (for a camera, [`SdkError::CameraUnavailable`]) instead of waiting for frames.
+    /// A frame still waiting is dropped. Does nothing once the source is closed.
+    pub fn fail(&self, error: SdkError) {
+        let (lock, ready) = &*self.shared;
+        if let Ok(mut m) = lock.lock()
+            && !m.closed
+        {
+            m.closed = true;
+            m.frame = None;
+            m.failure = Some(error);
+        }
+        ready.notify_all();
+    }
+
     pub fn is_closed(&self) -> bool {
         self.shared.0.lock().map_or(true, |m| m.closed)
     }
@@ -214,6 +236,9 @@ impl FrameSource for PushSource {
         let deadline = Instant::now() + self.timeout;
         let mut m = lock.lock().map_err(poisoned)?;
         loop {
+            if let Some(error) = m.failure.take() {
+                return Err(error);
+            }
             if let Some(f) = m.frame.take() {
                 return Ok(Some(f));
             }
@@ -669,6 +694,23 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_camera_ends_the_source_with_its_error_once() {
+        let (mut source, pusher) = PushSource::new(Duration::from_secs(5));
+        assert_eq!(pusher.push(frame(1)), PushOutcome::Accepted);
+        pusher.fail(SdkError::CameraUnavailable("bind failed".into()));
+        // The waiting frame is dropped: the error comes first, and at once (no timeout).
+        let e = source.next_frame().unwrap_err();
+        assert_eq!(e, SdkError::CameraUnavailable("bind failed".into()));
+        assert_eq!(source.next_frame().unwrap(), None);
+        assert_eq!(pusher.push(frame(2)), PushOutcome::Closed);
+        // A camera that ended normally is not turned into a failure afterwards.
+        let (mut source, pusher) = PushSource::new(Duration::from_secs(5));
+        pusher.close();
+        pusher.fail(SdkError::CameraUnavailable("late".into()));
+        assert_eq!(source.next_frame().unwrap(), None);
+    }
+
+    #[test]
     fn strided_yuv_frames_are_checked() {
         let plane = |h: usize, stride: usize| StridedPlane {
             bytes: vec![128; stride * h],
@@ -683,11 +725,13 @@ mod tests {
                 y: plane(16, 40),
                 u: plane(8, 24),
                 v: plane(8, 24),
+                range: YuvRange::Video,
             },
             rotation: Rotation::R90,
             mirrored: true,
         };
         assert_eq!(f.frame().unwrap().size(), (16, 32));
+        assert_eq!(f.frame().unwrap().yuv_range(), YuvRange::Video);
         if let FrameData::Yuv420 { y, .. } = &mut f.data {
             y.bytes.truncate(100);
         }
