@@ -19,12 +19,12 @@ done
 missing=()
 sdk="${ANDROID_HOME:-${ANDROID_SDK_ROOT:-}}"
 [ -n "$sdk" ] && [ -d "$sdk" ] || missing+=("the Android SDK (set ANDROID_HOME)")
-ndk="${ANDROID_NDK_HOME:-}"
-if [ -z "$ndk" ] && [ -n "$sdk" ]; then
-  ndk=$(ls -d "$sdk"/ndk/27.* 2>/dev/null | sort -V | tail -n 1 || true)
-fi
-[ -n "$ndk" ] && [ -d "$ndk" ] || missing+=("the Android NDK r27 (sdkmanager 'ndk;27.2.12479018', or set ANDROID_NDK_HOME)")
-command -v cargo-ndk >/dev/null || missing+=("cargo-ndk (cargo install cargo-ndk)")
+# The build uses exactly the NDK of build.gradle.kts's ndkVersion (Gradle hands it to cargo-ndk).
+ndk_version=$(sed -n 's/^ *ndkVersion = "\(.*\)"/\1/p' bindings-kotlin/build.gradle.kts)
+ndk="${sdk:+$sdk/ndk/$ndk_version}"
+[ -n "$ndk" ] && [ -d "$ndk" ] || missing+=("the Android NDK $ndk_version (sdkmanager 'ndk;$ndk_version')")
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+command -v cargo-ndk >/dev/null || [ -x "$cargo_bin/cargo-ndk" ] || missing+=("cargo-ndk (cargo install cargo-ndk)")
 command -v java >/dev/null || missing+=("a JDK 17")
 gradle=""
 if [ -x bindings-kotlin/gradlew ]; then gradle="$PWD/bindings-kotlin/gradlew"
@@ -36,7 +36,6 @@ if ((${#missing[@]})); then
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi
-export ANDROID_NDK_HOME="$ndk"
 
 for t in aarch64-linux-android armv7-linux-androideabi x86_64-linux-android; do
   rustup target list --installed | grep -q "^$t$" || rustup target add "$t"
@@ -47,17 +46,12 @@ tasks=(":assemble$variant")
 (cd bindings-kotlin && "$gradle" -PcargoProfile="$profile" "${tasks[@]}")
 
 aar="bindings-kotlin/build/outputs/aar/liveness-${profile}.aar"
-# Every .so in the AAR must have 16 KB-aligned LOAD segments (Android 15 16 KB devices).
-readelf="$ndk/toolchains/llvm/prebuilt/$(uname -s | tr 'A-Z' 'a-z')-x86_64/bin/llvm-readelf"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-unzip -q "$aar" 'jni/*' -d "$tmp"
-for so in "$tmp"/jni/*/*.so; do
-  while read -r align; do
-    if ((16#${align#0x} < 16384)); then
-      echo "build-aar: ${so#"$tmp"/} has a LOAD segment aligned to $align, below 16 KB" >&2
-      exit 1
-    fi
-  done < <("$readelf" -lW "$so" | awk '$1 == "LOAD" { print $NF }')
-  echo "ok: 16 KB aligned: ${so#"$tmp"/}"
-done
+# Every .so an app gets from the SDK must have 16 KB-aligned LOAD segments (Android 15+ 16 KB
+# devices refuse the rest): ours, and JNA's libjnidispatch.so from the AAR Gradle resolved.
+export READELF="$ndk/toolchains/llvm/prebuilt/$(uname -s | tr 'A-Z' 'a-z')-x86_64/bin/llvm-readelf"
+jna_version=$(sed -n 's/^val jnaVersion = "\(.*\)"/\1/p' bindings-kotlin/build.gradle.kts)
+jna_aar=$(find "${GRADLE_USER_HOME:-$HOME/.gradle}/caches/modules-2/files-2.1/net.java.dev.jna/jna/$jna_version" \
+  -name "jna-$jna_version.aar" 2>/dev/null | head -n 1)
+[ -n "$jna_aar" ] || { echo "build-aar: jna-$jna_version.aar is not in Gradle's cache: cannot check its .so" >&2; exit 1; }
+bash scripts/check-16k-alignment.sh "$aar" "$jna_aar"
 echo "AAR: $aar"

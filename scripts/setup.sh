@@ -22,6 +22,10 @@ command -v curl >/dev/null || apt_packages+=(curl)
 command -v clang >/dev/null || apt_packages+=(clang)
 command -v llvm-ar >/dev/null || apt_packages+=(llvm)
 [ -d /usr/aarch64-linux-gnu/include ] || apt_packages+=(libc6-dev-arm64-cross)
+[ -d /usr/arm-linux-gnueabihf/include ] || apt_packages+=(libc6-dev-armhf-cross)
+# The 16 KB page alignment check of Android libraries (scripts/check-16k-alignment.sh).
+command -v readelf >/dev/null || apt_packages+=(binutils)
+command -v unzip >/dev/null || apt_packages+=(unzip)
 # The evaluation: ffmpeg turns the real clips into y4m; the report's chart needs a font.
 command -v ffmpeg >/dev/null || apt_packages+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
@@ -38,9 +42,10 @@ for component in rustfmt clippy; do
     rustup component add "$component"
 done
 
-# The Android target, to check that the SDK's crate graph compiles for phones.
-rustup target list --installed 2>/dev/null | grep -q '^aarch64-linux-android$' ||
-  rustup target add aarch64-linux-android
+# The Android ARM targets, to check that the SDK's crate graph compiles for them.
+for t in aarch64-linux-android armv7-linux-androideabi; do
+  rustup target list --installed 2>/dev/null | grep -q "^$t$" || rustup target add "$t"
+done
 
 install_kotlinc
 

@@ -20,7 +20,7 @@ trap cleanup EXIT
 # libliveness_ffi.so, liveness-server and liveness, built for the whole workspace: the same
 # feature resolution as scripts/check-swift.sh, so the two scripts share one build (building
 # single packages would resolve features per package and rebuild much of the graph each time).
-cargo build -q --workspace --locked
+cargo build -q --workspace --all-targets --locked
 lib="$target/debug/libliveness_ffi.so"
 
 echo "-- generating Kotlin from $lib"
@@ -50,6 +50,7 @@ LIVENESS_TEST_SERVER="$url" LIVENESS_TEST_API_KEY="$api_key" LIVENESS_CLI="$targ
   java -Djna.library.path="$target/debug" -Djava.library.path="$target/debug" \
   -cp "$out/classes:$cp:$kotlin_lib/kotlin-stdlib.jar" org.junit.runner.JUnitCore \
   io.openliveness.liveness.SessionTest io.openliveness.liveness.ErrorsTest io.openliveness.liveness.StringsTest \
+  io.openliveness.liveness.SealedSeedFileTest \
   io.openliveness.sample.SessionSetupTest ||
   { echo "server log:"; tail -n 50 "$work/server.log"; exit 1; }
 
@@ -66,3 +67,14 @@ if [ -n "$syntax" ]; then
   exit 1
 fi
 echo "no syntax errors in ${#android_sources[@]} files"
+
+# The Gradle build scripts likewise: parsed as Kotlin scripts (the Gradle and AGP APIs do not
+# resolve here; a syntax error would still fail the first build on a developer's machine).
+echo "-- syntax of the Gradle build scripts"
+mapfile -t gradle_scripts < <(find bindings-kotlin sample-android -name '*.gradle.kts' -not -path '*/build/*' | sort)
+syntax=$("$KOTLIN_HOME/bin/kotlinc" -nowarn -d "$work/gradle-syntax" "${gradle_scripts[@]}" 2>&1 | grep 'syntax error' || true)
+if [ -n "$syntax" ]; then
+  echo "$syntax"
+  exit 1
+fi
+echo "no syntax errors in ${#gradle_scripts[@]} Gradle scripts"

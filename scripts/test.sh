@@ -25,7 +25,7 @@ bash scripts/test-api-schema.sh
 echo "== Kotlin bindings on the host JVM (generated + hand-written layer, against a loopback server)"
 bash scripts/test-kotlin.sh
 
-echo "== The SDK's crate graph for Android arm64 (cargo check)"
+echo "== Android: the SDK's crate graph for arm64 and armv7 (cargo check), JNA, 16 KB alignment"
 bash scripts/check-android.sh
 
 echo "== Swift: generated bindings, C header, hand-written layer and sample (no Swift compiler here)"

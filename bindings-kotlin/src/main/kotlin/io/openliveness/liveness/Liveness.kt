@@ -6,12 +6,14 @@ import io.openliveness.liveness.ffi.FrameProvider
 import io.openliveness.liveness.ffi.HostFrame
 import io.openliveness.liveness.ffi.LivenessConfig
 import io.openliveness.liveness.ffi.LivenessEvent
+import io.openliveness.liveness.ffi.LivenessException
 import io.openliveness.liveness.ffi.LivenessObserver
 import io.openliveness.liveness.ffi.LivenessResult
 import io.openliveness.liveness.ffi.LivenessSession
 import io.openliveness.liveness.ffi.PushResult
 import io.openliveness.liveness.ffi.SessionInfo
 import java.nio.ByteBuffer
+import java.util.concurrent.atomic.AtomicBoolean
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.channels.BufferOverflow
 import kotlinx.coroutines.flow.Flow
@@ -34,6 +36,11 @@ import kotlinx.coroutines.flow.update
  * [FrameProvider] passed to [run].
  *
  * Collect [events] before calling [run]: it is a hot flow and does not replay.
+ *
+ * [close] releases the native session (the observer registered with it keeps this object
+ * alive until then). Once closed, the control calls ([cancel], [endOfFrames], [cameraFailed],
+ * [screenPresented], …) do nothing and [run] throws `Cancelled`: a UI torn down in any order
+ * cannot crash on a call that arrives late.
  */
 class Liveness(
     serverUrl: String,
@@ -57,6 +64,18 @@ class Liveness(
     }
 
     private val session = LivenessSession(serverUrl, sessionJson, config, keyStore, observer, attestation)
+    private val closed = AtomicBoolean(false)
+
+    /** Runs [block] unless closed; a close racing the call is not the caller's error. */
+    private inline fun ifOpen(block: () -> Unit) {
+        if (closed.get()) return
+        try {
+            block()
+        } catch (e: IllegalStateException) {
+            // uniffi's "already destroyed": close() won the race.
+            if (!closed.get()) throw e
+        }
+    }
 
     /** Every event of the session, from guidance to the server's answer. */
     val events: SharedFlow<LivenessEvent> = eventFlow.asSharedFlow()
@@ -78,16 +97,33 @@ class Liveness(
      * Runs the session to the server's answer. Cancelling the calling coroutine cancels the
      * session: the camera is released and nothing is uploaded.
      */
-    suspend fun run(provider: FrameProvider? = null): LivenessResult =
-        try {
+    suspend fun run(provider: FrameProvider? = null): LivenessResult {
+        if (closed.get()) throw closedError()
+        return try {
             session.run(provider)
         } catch (e: CancellationException) {
-            session.cancel()
+            cancel()
             throw e
+        } catch (e: IllegalStateException) {
+            if (closed.get()) throw closedError() else throw e
         }
+    }
+
+    private fun closedError() = LivenessException.Cancelled(
+        "cancelled",
+        "the session was closed",
+        "Start a new session when the user is ready.",
+    )
 
     /** A frame by copy; a malformed one throws `LivenessException.InvalidFrame`. */
-    fun pushFrame(frame: HostFrame): PushResult = session.pushFrame(frame)
+    fun pushFrame(frame: HostFrame): PushResult {
+        if (closed.get()) return PushResult.CLOSED
+        return try {
+            session.pushFrame(frame)
+        } catch (e: IllegalStateException) {
+            if (closed.get()) PushResult.CLOSED else throw e
+        }
+    }
 
     /**
      * A YUV 4:2:0 frame read straight from direct buffers (CameraX `ImageProxy` planes):
@@ -117,16 +153,31 @@ class Liveness(
      * in the frames' clock (what [pushYuv420] is given: CameraX's sensor timestamps).
      */
     fun screenPresented(index: Int, timestampMs: Long) =
-        session.screenPresented(index.toUByte(), timestampMs.toULong())
+        ifOpen { session.screenPresented(index.toUByte(), timestampMs.toULong()) }
 
     /** The camera stopped: the session sees the end of the frames. */
-    fun endOfFrames() = session.endOfFrames()
+    fun endOfFrames() = ifOpen { session.endOfFrames() }
+
+    /**
+     * The camera could not be started (CameraX's `bindToLifecycle` threw, no front camera, the
+     * camera is in use): [run] throws `LivenessException.CameraUnavailable` with [detail] and
+     * the server is told `camera_unavailable`.
+     */
+    fun cameraFailed(detail: String) = ifOpen { session.cameraFailed(detail) }
+
+    /**
+     * The user refused the camera: [run] throws `LivenessException.PermissionDenied` at once
+     * and the server is told, so the integrator has its verdict now.
+     */
+    fun permissionDenied() = ifOpen { session.cameraPermissionDenied() }
 
     /** Stops the session from any thread; [run] throws `LivenessException.Cancelled`. */
-    fun cancel() = session.cancel()
+    fun cancel() = ifOpen { session.cancel() }
 
+    /** Cancels the session and frees it. Safe to call more than once, from any thread. */
     override fun close() {
-        session.cancel()
+        if (!closed.compareAndSet(false, true)) return
+        runCatching { session.cancel() }
         session.close()
     }
 }

@@ -82,6 +82,15 @@ class ErrorsTest {
         expect<LivenessException.InvalidInput>("invalid_input") {
             Liveness(Backend.url, created, Backend.config().copy(pinnedSpkiSha256 = listOf("abc")), memoryKeyStore())
         }
+        // A server URL the upload would refuse is refused now, before the user performs the
+        // whole capture: the emulator's host alias over plain http among them.
+        val emulator = expect<LivenessException.InvalidInput>("invalid_input") {
+            Liveness("http://10.0.2.2:8080", created, Backend.config(), memoryKeyStore())
+        }
+        assertContains(emulator.detail, "adb reverse")
+        expect<LivenessException.InvalidInput>("invalid_input") {
+            Liveness("http://localhost.attacker.example", created, Backend.config(), memoryKeyStore())
+        }
         // The same session object cannot record twice.
         val liveness = Liveness(Backend.url, created, Backend.config(), memoryKeyStore())
         runBlocking {
@@ -252,5 +261,50 @@ class ErrorsTest {
             }
         }
         assertFalse(events.any { it is LivenessEvent.Submitted })
+    }
+
+    @Test
+    fun callsAfterCloseDoNothingAndRunSaysCancelled() {
+        // Compose disposes effects in its own order: a cancel or a frame may arrive after the
+        // view closed the session, and must not throw on whichever thread brings it.
+        val liveness = Liveness(Backend.url, session(), Backend.config(), memoryKeyStore())
+        liveness.close()
+        liveness.close()
+        liveness.cancel()
+        liveness.endOfFrames()
+        liveness.cameraFailed("late")
+        liveness.permissionDenied()
+        liveness.screenPresented(0, 100)
+        val frame = HostFrame(0u, 0u, false, FrameImage.Packed(PackedFormat.RGB8, 4u, 4u, 12u, ByteArray(48)))
+        assertEquals(io.openliveness.liveness.ffi.PushResult.CLOSED, liveness.pushFrame(frame))
+        runBlocking { expect<LivenessException.Cancelled>("cancelled") { liveness.run() } }
+    }
+
+    @Test
+    fun aCameraThatFailsToBindEndsAsCameraUnavailableNotNoEvidence() {
+        // LivenessView's path: frames are pushed, and CameraX's bindToLifecycle threw.
+        val created = session()
+        Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
+            val e = runBlocking {
+                expect<LivenessException.CameraUnavailable>("camera_unavailable") {
+                    kotlinx.coroutines.coroutineScope {
+                        val run = kotlinx.coroutines.async { liveness.run() }
+                        liveness.cameraFailed("bindToLifecycle: no front camera")
+                        run.await()
+                    }
+                }
+            }
+            assertContains(e.detail, "no front camera")
+            // The server was told at once: the integrator has a verdict with the reason.
+            val result = Backend.result(created)
+            assertContains(result, "camera_unavailable")
+        }
+        // The permission screen's Cancel after "Don't ask again".
+        val refused = session()
+        Liveness(Backend.url, refused, Backend.config(), memoryKeyStore()).use { liveness ->
+            liveness.permissionDenied()
+            runBlocking { expect<LivenessException.PermissionDenied>("permission_denied") { liveness.run() } }
+            assertContains(Backend.result(refused), "camera_unavailable")
+        }
     }
 }

@@ -273,11 +273,15 @@ class SessionTest {
         }
         val sink = liveness.frameSink
         liveness.close()
-        assertFailsWith<IllegalStateException> {
-            NativeFrames.pushYuv420(sink, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
-        }
+        // A late CameraX frame after close(): "closed", not an exception on CameraX's thread.
+        assertEquals(PushResult.CLOSED, liveness.pushYuv420(64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 66, 0, false))
+        assertEquals(2, NativeFrames.pushYuv420(sink, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false))
+        // A handle that was never issued is the app's bug: refused.
         assertFailsWith<IllegalStateException> {
             NativeFrames.pushYuv420(987654321L, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
+        }
+        assertFailsWith<IllegalStateException> {
+            NativeFrames.pushYuv420(-5L, 64, 48, y, 64, 1, c, 32, 1, c, 32, 1, 0, 0, false)
         }
     }
 

@@ -13,10 +13,15 @@ import io.openliveness.liveness.ffi.PushResult
  * Use with `ImageAnalysis.Builder().setOutputImageFormat(OUTPUT_IMAGE_FORMAT_YUV_420_888)`
  * and `STRATEGY_KEEP_ONLY_LATEST` (the session keeps only the newest frame too).
  * [onSessionEnded] runs once when the session stops taking frames: unbind the camera there.
+ *
+ * [mirrored] says what the pixels are, not what the preview shows: `ImageAnalysis` hands out
+ * the sensor's image unmirrored for the front camera too (only `PreviewView` mirrors what it
+ * draws), so the default is `false`, as the iOS adapter's is. Evidence images then come out
+ * the same way round on both platforms.
  */
 class CameraXFrameAnalyzer(
     private val liveness: Liveness,
-    private val frontCamera: Boolean = true,
+    private val mirrored: Boolean = false,
     private val onSessionEnded: () -> Unit = {},
 ) : ImageAnalysis.Analyzer {
     @Volatile
@@ -36,7 +41,7 @@ class CameraXFrameAnalyzer(
                 v.buffer, v.rowStride, v.pixelStride,
                 it.imageInfo.timestamp / 1_000_000,
                 it.imageInfo.rotationDegrees,
-                frontCamera,
+                mirrored,
             )
             if (result == PushResult.CLOSED && !ended) {
                 ended = true

@@ -2,7 +2,12 @@ package io.openliveness.liveness.android
 
 import android.Manifest
 import android.app.Activity
+import android.content.Context
+import android.content.ContextWrapper
+import android.content.Intent
 import android.content.pm.PackageManager
+import android.net.Uri
+import android.provider.Settings
 import android.os.SystemClock
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
@@ -71,12 +76,17 @@ import io.openliveness.liveness.R
 import io.openliveness.liveness.ffi.LivenessException
 import io.openliveness.liveness.ffi.LivenessResult
 import java.util.concurrent.Executors
+import kotlinx.coroutines.CancellationException
 
 /**
  * The whole liveness screen: front-camera preview, face oval, the current prompt and
  * guidance (announced by TalkBack as they change), progress, and the FollowText target.
  * It asks for the camera permission, runs the session, and cancels it when the app goes to
  * the background (the camera is released; start a new session when the user returns).
+ *
+ * The view owns [liveness] once given it: exactly one of [onResult] or [onError] is called,
+ * whichever way the session ends (the view leaving the screen ends it as `cancelled`), and
+ * the session is closed when the view leaves the composition.
  */
 @Composable
 fun LivenessView(
@@ -86,35 +96,76 @@ fun LivenessView(
     modifier: Modifier = Modifier,
 ) {
     val context = LocalContext.current
-    var permitted by remember {
-        mutableStateOf(
-            ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED,
-        )
+    fun granted() =
+        ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED
+    var permitted by remember { mutableStateOf(granted()) }
+    // Android answers "denied" at once, without a dialog, after "Don't ask again" (or a
+    // second refusal): only the app's settings page can change it then.
+    var askedAndRefused by remember { mutableStateOf(false) }
+    var declined by remember { mutableStateOf(false) }
+    val askPermission = rememberLauncherForActivityResult(ActivityResultContracts.RequestPermission()) { ok ->
+        permitted = ok
+        askedAndRefused = !ok
     }
-    val askPermission = rememberLauncherForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-        permitted = granted
-    }
-    if (!permitted) {
-        PermissionRequest(onAllow = { askPermission.launch(Manifest.permission.CAMERA) }, modifier = modifier)
-        return
-    }
-
-    val state by liveness.state.collectAsStateWithLifecycle()
     val lifecycleOwner = LocalLifecycleOwner.current
+    DisposableEffect(liveness) {
+        onDispose { liveness.close() }
+    }
     DisposableEffect(lifecycleOwner, liveness) {
         val observer = LifecycleEventObserver { _, event ->
-            if (event == Lifecycle.Event.ON_STOP) liveness.cancel()
+            when (event) {
+                // Back from the settings page: the permission may have been granted there.
+                Lifecycle.Event.ON_RESUME -> if (!permitted && granted()) permitted = true
+                Lifecycle.Event.ON_STOP -> if (permitted) liveness.cancel()
+                else -> {}
+            }
         }
         lifecycleOwner.lifecycle.addObserver(observer)
         onDispose { lifecycleOwner.lifecycle.removeObserver(observer) }
     }
+    if (!permitted && !declined) {
+        val activity = context.findActivity()
+        val blocked = askedAndRefused &&
+            activity?.shouldShowRequestPermissionRationale(Manifest.permission.CAMERA) == false
+        PermissionRequest(
+            blocked = blocked,
+            onAllow = { askPermission.launch(Manifest.permission.CAMERA) },
+            onOpenSettings = {
+                context.startActivity(
+                    Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS, Uri.fromParts("package", context.packageName, null))
+                        .addFlags(Intent.FLAG_ACTIVITY_NEW_TASK),
+                )
+            },
+            onCancel = { declined = true },
+            modifier = modifier,
+        )
+        return
+    }
+
     LaunchedEffect(liveness) {
+        // The user turned the camera down: the session ends as permission_denied (and the
+        // server is told), through the same run() as every other ending.
+        if (!permitted) liveness.permissionDenied()
         try {
             onResult(liveness.run())
         } catch (e: LivenessException) {
             onError(e)
+        } catch (e: CancellationException) {
+            // The view left the composition mid-session: run() has cancelled the session;
+            // the app still hears how it ended.
+            onError(
+                LivenessException.Cancelled(
+                    "cancelled",
+                    "the liveness view left the screen before the session ended",
+                    "Start a new session when the user comes back.",
+                ),
+            )
+            throw e
         }
     }
+    if (!permitted) return
+
+    val state by liveness.state.collectAsStateWithLifecycle()
 
     LightStepEffects(liveness, state)
     // The light step paints its colour full screen around a smaller preview: the screen is
@@ -179,7 +230,6 @@ private fun CameraPreview(liveness: Liveness, previewModifier: Modifier = Modifi
     val context = LocalContext.current
     val lifecycleOwner = LocalLifecycleOwner.current
     val description = stringResource(R.string.liveness_cd_camera_preview)
-    val analysisExecutor = remember { Executors.newSingleThreadExecutor() }
     val previewView = remember {
         PreviewView(context).apply {
             scaleType = PreviewView.ScaleType.FILL_CENTER
@@ -187,10 +237,22 @@ private fun CameraPreview(liveness: Liveness, previewModifier: Modifier = Modifi
         }
     }
     DisposableEffect(liveness, lifecycleOwner) {
+        // One executor per binding: when the keys change, the old one is shut down with its
+        // binding and a new one serves the next.
+        val analysisExecutor = Executors.newSingleThreadExecutor()
         val providerFuture = ProcessCameraProvider.getInstance(context)
         var provider: ProcessCameraProvider? = null
+        // The provider can arrive after the effect was disposed: then it must not bind.
+        var disposed = false
         providerFuture.addListener({
-            val cameraProvider = providerFuture.get().also { provider = it }
+            if (disposed) return@addListener
+            val cameraProvider = try {
+                providerFuture.get()
+            } catch (e: Exception) {
+                liveness.cameraFailed("the camera service is unavailable: ${e.javaClass.simpleName}: ${e.message}")
+                return@addListener
+            }
+            provider = cameraProvider
             val preview = Preview.Builder().build().also { it.setSurfaceProvider(previewView.surfaceProvider) }
             val analysis = ImageAnalysis.Builder()
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
@@ -198,19 +260,21 @@ private fun CameraPreview(liveness: Liveness, previewModifier: Modifier = Modifi
                 .build()
             analysis.setAnalyzer(
                 analysisExecutor,
-                CameraXFrameAnalyzer(liveness, frontCamera = true) {
-                    ContextCompat.getMainExecutor(context).execute { cameraProvider.unbindAll() }
+                CameraXFrameAnalyzer(liveness) {
+                    ContextCompat.getMainExecutor(context).execute { if (!disposed) cameraProvider.unbindAll() }
                 },
             )
             try {
                 cameraProvider.unbindAll()
                 cameraProvider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_FRONT_CAMERA, preview, analysis)
             } catch (e: Exception) {
-                // No front camera, or it is in use: the session reports camera_unavailable.
-                liveness.endOfFrames()
+                // No front camera, or it is in use (IllegalArgumentException,
+                // IllegalStateException, CameraInfoUnavailableException).
+                liveness.cameraFailed("bindToLifecycle: ${e.javaClass.simpleName}: ${e.message}")
             }
         }, ContextCompat.getMainExecutor(context))
         onDispose {
+            disposed = true
             provider?.unbindAll()
             analysisExecutor.shutdown()
         }
@@ -313,20 +377,47 @@ private fun Progress(state: LivenessUiState, modifier: Modifier) {
     }
 }
 
+/**
+ * No camera permission yet. Before a refusal: a button that asks. After "Don't ask again"
+ * (Android then refuses without a dialog): a button to the app's settings page instead, as
+ * iOS does. Cancel is always there, and ends the session as `permission_denied`.
+ */
 @Composable
-private fun PermissionRequest(onAllow: () -> Unit, modifier: Modifier) {
+private fun PermissionRequest(
+    blocked: Boolean,
+    onAllow: () -> Unit,
+    onOpenSettings: () -> Unit,
+    onCancel: () -> Unit,
+    modifier: Modifier,
+) {
     Column(
         modifier.fillMaxSize().padding(32.dp),
         verticalArrangement = Arrangement.Center,
         horizontalAlignment = Alignment.CenterHorizontally,
     ) {
         Text(
-            stringResource(R.string.liveness_permission_needed),
+            stringResource(if (blocked) R.string.liveness_permission_blocked else R.string.liveness_permission_needed),
             textAlign = TextAlign.Center,
             style = MaterialTheme.typography.bodyLarge,
+            modifier = Modifier.semantics { liveRegion = LiveRegionMode.Polite },
         )
-        Button(onClick = onAllow, modifier = Modifier.padding(top = 16.dp)) {
-            Text(stringResource(R.string.liveness_grant_permission))
+        if (blocked) {
+            Button(onClick = onOpenSettings, modifier = Modifier.padding(top = 16.dp)) {
+                Text(stringResource(R.string.liveness_open_settings))
+            }
+        } else {
+            Button(onClick = onAllow, modifier = Modifier.padding(top = 16.dp)) {
+                Text(stringResource(R.string.liveness_grant_permission))
+            }
+        }
+        TextButton(onClick = onCancel, modifier = Modifier.padding(top = 8.dp)) {
+            Text(stringResource(R.string.liveness_cancel))
         }
     }
+}
+
+private tailrec fun Context.findActivity(): Activity? = when (this) {
+    is Activity -> this
+    is ContextWrapper -> baseContext.findActivity()
+    else -> null
 }

@@ -97,8 +97,9 @@ private fun SampleApp() {
         Screen.Settings -> SettingsScreen(options, onDone = { options = it; screen = Screen.Setup })
         is Screen.Running -> LivenessView(
             liveness = s.liveness,
-            onResult = { s.liveness.close(); screen = Screen.Done(it) },
-            onError = { s.liveness.close(); screen = Screen.Failed(it) },
+            // The view closes the session when it leaves the screen.
+            onResult = { screen = Screen.Done(it) },
+            onError = { screen = Screen.Failed(it) },
         )
         is Screen.Done -> ResultScreen(s.result, onAgain = { screen = Screen.Setup })
         is Screen.Failed -> ErrorScreen(s.error, onAgain = { screen = Screen.Setup })

@@ -75,12 +75,21 @@ object SessionSetup {
         return SessionTicket(checkUrl(url), json)
     }
 
+    /**
+     * The SDK's own rule, checked before anything is sent: https, or http to this phone's
+     * loopback only. A server on the development computer is reached through loopback with
+     * `adb reverse tcp:8080 tcp:8080` (emulator or USB phone); the emulator's `10.0.2.2` alias
+     * would be plain http across a network, which the SDK refuses.
+     */
     fun checkUrl(url: String): String {
         val uri = runCatching { URI(url.trimEnd('/')) }.getOrNull()
             ?: throw SetupException("Not a URL: $url")
-        val loopback = uri.host in setOf("127.0.0.1", "localhost", "10.0.2.2")
-        if (uri.scheme != "https" && !(uri.scheme == "http" && loopback)) {
-            throw SetupException("Use https (http only for a local server)")
+        val loopback = uri.host in setOf("127.0.0.1", "localhost", "[::1]")
+        if (uri.scheme == "http" && uri.host == "10.0.2.2") {
+            throw SetupException("Run `adb reverse tcp:${uri.port.takeIf { it > 0 } ?: 80} tcp:${uri.port.takeIf { it > 0 } ?: 80}` and use http://127.0.0.1 instead of 10.0.2.2")
+        }
+        if (uri.scheme != "https" && !(uri.scheme == "http" && loopback) || uri.userInfo != null) {
+            throw SetupException("Use https (http only for a server on this phone's loopback)")
         }
         return uri.toString()
     }

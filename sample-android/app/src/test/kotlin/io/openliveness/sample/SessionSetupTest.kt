@@ -11,8 +11,18 @@ class SessionSetupTest {
     @Test
     fun pastedSessionTakesTheTypedServerUrlOrItsOwn() {
         assertEquals("https://liveness.example", SessionSetup.parse(session, "https://liveness.example/").serverUrl)
-        val scanned = session.replace("{", """{"server_url":"http://10.0.2.2:8080",""")
-        assertEquals("http://10.0.2.2:8080", SessionSetup.parse(scanned, "").serverUrl)
+        val scanned = session.replace("{", """{"server_url":"http://127.0.0.1:8080",""")
+        assertEquals("http://127.0.0.1:8080", SessionSetup.parse(scanned, "").serverUrl)
+    }
+
+    @Test
+    fun theEmulatorHostAliasIsRefusedWithTheWayAround() {
+        // The SDK refuses plain http beyond loopback when the session is created: say so
+        // here, before the capture, with what to do instead.
+        val e = assertFailsWith<SetupException> { SessionSetup.checkUrl("http://10.0.2.2:8080") }
+        kotlin.test.assertContains(e.message!!, "adb reverse tcp:8080 tcp:8080")
+        assertFailsWith<SetupException> { SessionSetup.checkUrl("http://127.0.0.1@liveness.example") }
+        assertEquals("https://10.0.2.2:8443", SessionSetup.checkUrl("https://10.0.2.2:8443"))
     }
 
     @Test
