@@ -27,7 +27,9 @@ let package = Package(
             name: "LivenessSDK",
             dependencies: ["LivenessFFI"],
             path: "Sources/LivenessSDK",
-            resources: [.process("Resources")],
+            // The privacy manifest: what the SDK collects and the required-reason APIs its
+            // static library calls (App Store Connect reports ITMS-91053 without it).
+            resources: [.process("Resources"), .copy("PrivacyInfo.xcprivacy")],
             linkerSettings: [
                 // reqwest reads the system proxy settings through SystemConfiguration.
                 .linkedFramework("SystemConfiguration"),

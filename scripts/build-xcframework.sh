@@ -5,12 +5,15 @@
 #    x86_64-apple-ios (simulators, merged with lipo) and aarch64/x86_64-apple-darwin (macOS);
 # 2. the Swift bindings, C header and modulemap generated in library mode from the same build,
 #    the header and modulemap in a LivenessFFI/ subfolder of Headers (so two uniffi libraries in
-#    one app do not both put a module.modulemap at the root of their Headers);
+#    one app do not both put a module.modulemap at the root of their Headers), the modulemap
+#    without the `use "_Builtin_*"` lines Xcode 26 cannot load (scripts/swift/package.py);
 # 3. bindings-swift/Frameworks/LivenessFFI.xcframework (xcodebuild -create-xcframework) and the
 #    generated Swift in bindings-swift/Sources/LivenessSDK/Generated/;
-# 4. a zip of the XCFramework and its SwiftPM checksum; with --release-url, Package.swift is
-#    stamped to fetch the zip from URL with that checksum (commit that with the generated Swift
-#    in the release tag).
+# 4. a zip of the XCFramework and its SwiftPM checksum; with --release-url, a complete release
+#    package in target/swift-package (Package.swift fetching the zip from URL with that checksum,
+#    the generated Swift included, checked): publish that folder as the root of the release
+#    repository or tag, and upload the zip to URL. The repository's own bindings-swift/ is
+#    never stamped (git ignores its generated Swift, so a tag of it would not compile).
 # It needs macOS and Xcode, which Linux CI machines lack: it stops at once elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ if [ "$(uname -s)" != Darwin ]; then
   echo "build-xcframework: needs macOS with Xcode (this is $(uname -s)); nothing was built." >&2
   exit 1
 fi
-for tool in xcodebuild lipo ditto swift; do
+for tool in xcodebuild lipo ditto swift python3; do
   command -v "$tool" >/dev/null || { echo "build-xcframework: $tool not found: install Xcode and run xcode-select" >&2; exit 1; }
 done
 
@@ -44,14 +47,13 @@ done
 target="${CARGO_TARGET_DIR:-target}"
 lib=libliveness_ffi.a
 out=target/xcframework
-rm -rf "$out" && mkdir -p "$out/headers/LivenessFFI" "$out/ios-sim" "$out/macos" "$out/generated"
+rm -rf "$out" && mkdir -p "$out/headers" "$out/ios-sim" "$out/macos" "$out/generated"
 
 echo "== bindings (library mode, from the macOS build of the same sources)"
 cargo run -q --locked -p uniffi-bindgen -- generate \
   --library "$target/aarch64-apple-darwin/release/libliveness_ffi.dylib" \
   --language swift --out-dir "$out/generated"
-cp "$out/generated/LivenessFFI.h" "$out/headers/LivenessFFI/"
-cp "$out/generated/LivenessFFI.modulemap" "$out/headers/LivenessFFI/module.modulemap"
+python3 scripts/swift/package.py headers "$out/generated" "$out/headers"
 
 lipo -create "$target/${sims[0]}/release/$lib" "$target/${sims[1]}/release/$lib" -output "$out/ios-sim/$lib"
 lipo -create "$target/${macs[0]}/release/$lib" "$target/${macs[1]}/release/$lib" -output "$out/macos/$lib"
@@ -74,8 +76,9 @@ echo "XCFramework: $xcframework"
 echo "zip: $zip"
 echo "checksum: $checksum"
 
+python3 scripts/swift/package.py check bindings-swift
 if [ -n "$release_url" ]; then
-  sed -i '' -e "s|^let releaseURL = \".*\"|let releaseURL = \"$release_url\"|" \
-    -e "s|^let releaseChecksum = \".*\"|let releaseChecksum = \"$checksum\"|" bindings-swift/Package.swift
-  echo "Package.swift now fetches $release_url (upload $zip there)"
+  python3 scripts/swift/package.py assemble "$out/generated" target/swift-package \
+    --release-url "$release_url" --checksum "$checksum"
+  echo "release package: target/swift-package (publish it as a repository root; upload $zip to $release_url)"
 fi

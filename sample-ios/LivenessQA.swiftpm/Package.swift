@@ -1,7 +1,9 @@
 // swift-tools-version: 5.9
-// The QA app as a SwiftPM app project: open LivenessQA.swiftpm in Xcode 15+ (or Swift
-// Playgrounds 4.4+) and run it on a device. It uses the SDK package from ../../bindings-swift,
-// whose XCFramework scripts/build-xcframework.sh builds first.
+// The QA app as a SwiftPM app project: open LivenessQA.swiftpm in Xcode 15+ and run it on a
+// device (Swift Playgrounds cannot: it does not support binary targets, and the SDK's Rust core
+// is one). It uses the SDK package from ../../bindings-swift, whose XCFramework
+// scripts/build-xcframework.sh builds first. Signing: pick your team in Xcode's Signing &
+// Capabilities (Xcode then records it here as teamIdentifier).
 import AppleProductTypes
 import PackageDescription
 
@@ -13,7 +15,6 @@ let package = Package(
             name: "LivenessQA",
             targets: ["AppModule"],
             bundleIdentifier: "io.openliveness.sample",
-            teamIdentifier: "",
             displayVersion: "0.1.0",
             bundleVersion: "1",
             appIcon: .placeholder(icon: .camera),

@@ -6,7 +6,8 @@ import Foundation
 /// Feeds `AVCaptureVideoDataOutput` frames to a `Liveness` session: BGRA
 /// (`kCVPixelFormatType_32BGRA`) as one packed plane, or 420f/420v
 /// (`kCVPixelFormatType_420YpCbCr8BiPlanar…`) as the Y plane and the interleaved CbCr plane,
-/// each with its row stride (bytes per row, padding included). The planes are copied once,
+/// each with its row stride (bytes per row, padding included); 420v is marked video range
+/// (Y 16–235) so the core reads its black as black. The planes are copied once,
 /// while the pixel buffer is locked; the buffer goes back to the camera as soon as this returns.
 ///
 /// Configure the connection so buffers arrive upright (portrait) and unmirrored, or pass the
@@ -24,6 +25,7 @@ public final class CameraFrameAdapter: NSObject, AVCaptureVideoDataOutputSampleB
     /// `videoSettings[kCVPixelBufferPixelFormatTypeKey]`.
     public static let supportedPixelFormats: [OSType] = [
         kCVPixelFormatType_420YpCbCr8BiPlanarFullRange,
+        kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange,
         kCVPixelFormatType_32BGRA,
     ]
 
@@ -81,8 +83,8 @@ public final class CameraFrameAdapter: NSObject, AVCaptureVideoDataOutputSampleB
                 rowStride: UInt32(stride),
                 bytes: Data(bytes: base, count: stride * Int(height))
             )
-        case kCVPixelFormatType_420YpCbCr8BiPlanarFullRange,
-             kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange:
+        case let format where format == kCVPixelFormatType_420YpCbCr8BiPlanarFullRange
+            || format == kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange:
             guard CVPixelBufferGetPlaneCount(pixelBuffer) == 2,
                   let yBase = CVPixelBufferGetBaseAddressOfPlane(pixelBuffer, 0),
                   let cBase = CVPixelBufferGetBaseAddressOfPlane(pixelBuffer, 1)
@@ -98,7 +100,9 @@ public final class CameraFrameAdapter: NSObject, AVCaptureVideoDataOutputSampleB
                 height: height,
                 y: FramePlane(bytes: y, rowStride: UInt32(yStride), pixelStride: 1),
                 u: FramePlane(bytes: cbcr, rowStride: UInt32(cStride), pixelStride: 2),
-                v: FramePlane(bytes: Data(cbcr.dropFirst()), rowStride: UInt32(cStride), pixelStride: 2)
+                v: FramePlane(bytes: Data(cbcr.dropFirst()), rowStride: UInt32(cStride), pixelStride: 2),
+                // 420v keeps Y in 16–235 and chroma in 16–240: the core stretches it.
+                videoRange: format == kCVPixelFormatType_420YpCbCr8BiPlanarVideoRange
             )
         default:
             return nil

@@ -72,6 +72,18 @@ public final class Liveness: @unchecked Sendable {
         session.endOfFrames()
     }
 
+    /// The camera could not be started or failed: `run()` throws `CameraUnavailable` with
+    /// `detail`, and the server is told `camera_unavailable`.
+    public func cameraFailed(detail: String) {
+        session.cameraFailed(detail: detail)
+    }
+
+    /// The user refused the camera: `run()` throws `PermissionDenied` at once, and the server
+    /// is told, so the integrator has its verdict now.
+    public func permissionDenied() {
+        session.cameraPermissionDenied()
+    }
+
     /// Stops the session from any thread; `run()` throws `LivenessError.Cancelled`.
     public func cancel() {
         session.cancel()

@@ -30,7 +30,18 @@ public final class LivenessViewModel: NSObject, ObservableObject {
         }
         defer { camera.stop() }
         do {
-            try await camera.start(feeding: liveness)
+            do {
+                try await camera.start(feeding: liveness)
+            } catch let error as LivenessError {
+                // The session ends through run() like every other ending, so the server is
+                // told now (camera_unavailable) and the integrator's verdict does not wait
+                // for the submission window to close.
+                if case .PermissionDenied = error {
+                    liveness.permissionDenied()
+                } else {
+                    liveness.cameraFailed(detail: "\(error)")
+                }
+            }
             let result = try await liveness.run()
             await events.value // the stream ends with the session: every event is shown
             return .success(result)
@@ -129,11 +140,10 @@ public struct LivenessView: View {
     public var body: some View {
         if permissionDenied {
             PermissionRequest(onCancel: {
-                onError(.PermissionDenied(
-                    code: "permission_denied",
-                    detail: "camera access was denied",
-                    recovery: "Ask the user to allow camera access in the system settings."
-                ))
+                // Ends the session as permission_denied (the server is told) and reports it.
+                Task { @MainActor in
+                    if case let .failure(error) = await model.run() { onError(error) }
+                }
             })
         } else {
             session
@@ -231,12 +241,16 @@ struct PermissionRequest: View {
         VStack(spacing: 16) {
             Text(LivenessStrings.ui("liveness_permission_needed"))
                 .multilineTextAlignment(.center)
-            Button(LivenessStrings.ui("liveness_grant_permission")) {
+            Text(LivenessStrings.ui("liveness_permission_blocked"))
+                .multilineTextAlignment(.center)
+                .foregroundStyle(.secondary)
+            Button(LivenessStrings.ui("liveness_open_settings")) {
                 if let url = URL(string: UIApplication.openSettingsURLString) {
                     UIApplication.shared.open(url)
                 }
             }
             .buttonStyle(.borderedProminent)
+            .accessibilityHint(Text(LivenessStrings.ui("liveness_grant_permission")))
             Button(LivenessStrings.ui("liveness_cancel"), action: onCancel)
         }
         .padding(32)
