@@ -34,6 +34,9 @@ impl FromStr for Backend {
     }
 }
 
+/// A query that names one claimable row by its `id` (see [`Db::claim`]).
+pub(crate) type Candidate<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
@@ -41,6 +44,37 @@ pub struct Db {
 }
 
 impl Db {
+    /// The optimistic claim shared by the job queue and the webhook outbox: `select` names a
+    /// candidate row's `id`; `take` (binds `$1` now, `$2` now + `lease_ms`, `$3` the id)
+    /// updates it only while it is still claimable, so two workers, or two servers on one
+    /// PostgreSQL, never both win it. A lost race looks again, up to eight times; then the
+    /// caller sees nothing to claim and polls later.
+    pub(crate) async fn claim<'q>(
+        &self,
+        select: impl Fn() -> Candidate<'q>,
+        take: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        use sqlx::Row;
+        for _ in 0..8 {
+            let Some(candidate) = select().fetch_optional(&self.pool).await? else {
+                return Ok(None);
+            };
+            let id: String = candidate.try_get("id")?;
+            let taken = sqlx::query(take)
+                .bind(now)
+                .bind(now + lease_ms)
+                .bind(&id)
+                .execute(&self.pool)
+                .await?;
+            if taken.rows_affected() == 1 {
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
     /// Connects and applies pending migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, sqlx::Error> {
         install_default_drivers();

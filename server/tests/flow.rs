@@ -45,12 +45,11 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
     let job = h.wait_job(&job_id).await;
     assert_eq!(job["status"], "done", "{job}");
     let device_view: Value = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job_id}")))
-        .bearer_auth(created["submission_token"].as_str().unwrap())
-        .send()
+        .get_as(
+            &format!("/v1/jobs/{job_id}"),
+            created["submission_token"].as_str().unwrap(),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -142,15 +141,14 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
     assert_eq!(data, result);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let listed: Value = h
-        .http
-        .get(h.url(&format!(
-            "/v1/sessions/{}/webhooks",
-            created["session_id"].as_str().unwrap()
-        )))
-        .bearer_auth(h.api_key())
-        .send()
+        .get_as(
+            &format!(
+                "/v1/sessions/{}/webhooks",
+                created["session_id"].as_str().unwrap()
+            ),
+            h.api_key(),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -159,15 +157,11 @@ async fn genuine_session_is_live_and_verifies_offline(backend: Backend) {
 
     // The integrator's own view of the session.
     let session: Value = h
-        .http
-        .get(h.url(&format!(
-            "/v1/sessions/{}",
-            created["session_id"].as_str().unwrap()
-        )))
-        .bearer_auth(h.api_key())
-        .send()
+        .get_as(
+            &format!("/v1/sessions/{}", created["session_id"].as_str().unwrap()),
+            h.api_key(),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

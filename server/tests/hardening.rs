@@ -243,12 +243,8 @@ async fn verdict_stays_with_the_integrator(backend: Backend) {
     let job = h.wait_job(&job_id).await;
     assert_eq!(job["result"]["live"], false, "{job}");
     let device: Value = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job_id}")))
-        .bearer_auth(token)
-        .send()
+        .get_as(&format!("/v1/jobs/{job_id}"), token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -299,24 +295,14 @@ async fn headers_and_errors(backend: Backend) {
     let id = s["session_id"].as_str().unwrap();
     let token = s["result_token"].as_str().unwrap();
     for path in ["result", "photo"] {
-        let r = h
-            .http
-            .get(h.url(&format!("/v1/sessions/{id}/{path}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let r = h.get_as(&format!("/v1/sessions/{id}/{path}"), token).await;
         assert_eq!(r.status(), 200, "{path}");
         assert_eq!(r.headers()["cache-control"], "no-store", "{path}");
         assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{path}");
     }
     let wrong = h
-        .http
-        .get(h.url(&format!("/v1/sessions/{id}/result")))
-        .bearer_auth("rt_wrong")
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/v1/sessions/{id}/result"), "rt_wrong")
+        .await;
     assert_eq!(code(wrong).await, (404, "not_found".into()));
     let bad_query = h
         .http

@@ -32,15 +32,14 @@ async fn accepted(h: &Harness, created: &Value) -> String {
 }
 
 async fn photo(h: &Harness, created: &Value) -> reqwest::Response {
-    h.http
-        .get(h.url(&format!(
+    h.get_as(
+        &format!(
             "/v1/sessions/{}/photo",
             created["session_id"].as_str().unwrap()
-        )))
-        .bearer_auth(created["result_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
+        ),
+        created["result_token"].as_str().unwrap(),
+    )
+    .await
 }
 
 async fn frames_of(h: &Harness, session_id: &str) -> Vec<(Option<String>, Vec<u8>)> {
@@ -56,12 +55,8 @@ async fn frames_of(h: &Harness, session_id: &str) -> Vec<(Option<String>, Vec<u8
 
 async fn audit(h: &Harness, session_id: &str) -> Vec<(String, String)> {
     let r = h
-        .http
-        .get(h.url(&format!("/v1/audit?session_id={session_id}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/v1/audit?session_id={session_id}"), h.api_key())
+        .await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.unwrap();
     v["events"]
@@ -81,15 +76,14 @@ async fn audit(h: &Harness, session_id: &str) -> Vec<(String, String)> {
 /// The session's result as its token holder sees it: the error code after an erasure.
 async fn erased_result(h: &Harness, created: &Value) -> String {
     let r = h
-        .http
-        .get(h.url(&format!(
-            "/v1/sessions/{}/result",
-            created["session_id"].as_str().unwrap()
-        )))
-        .bearer_auth(created["result_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &format!(
+                "/v1/sessions/{}/result",
+                created["session_id"].as_str().unwrap()
+            ),
+            created["result_token"].as_str().unwrap(),
+        )
+        .await;
     match support::code(r).await {
         (410, code) if code == "session_erased" => "erased".into(),
         (status, code) => format!("{status} {code}"),
@@ -244,16 +238,11 @@ async fn erasure(backend: Backend) {
     let other = admin::create_tenant(&h.server.state.db, "Other", h.clock.now_ms())
         .await
         .unwrap();
-    let erase = |key: String| {
-        let http = h.http.clone();
-        let url = h.url(&format!("/v1/sessions/{id}"));
-        async move { http.delete(url).bearer_auth(key).send().await.unwrap() }
-    };
-    let r = erase(other.key.api_key.clone()).await;
+    let r = h.erase_as(&id, &other.key.api_key).await;
     assert_eq!(support::code(r).await, (404, "not_found".into()));
     assert_eq!(photo(&h, &created).await.status(), 200);
 
-    let r = erase(h.api_key().to_owned()).await;
+    let r = h.erase_as(&id, h.api_key()).await;
     assert_eq!(r.status(), 200);
     let first: Value = r.json().await.unwrap();
     assert_eq!(first["status"], "erased");
@@ -261,7 +250,7 @@ async fn erasure(backend: Backend) {
     // deliver it twice: deliveries are at least once.)
     assert!(receiver.wait_for(2, Duration::from_secs(10)).await);
     h.clock.advance(Duration::from_secs(5));
-    let again: Value = erase(h.api_key().to_owned()).await.json().await.unwrap();
+    let again: Value = h.erase_as(&id, h.api_key()).await.json().await.unwrap();
     assert_eq!(again, first);
 
     // Everything under the session's path is gone (410, not an unknown 404).
@@ -272,13 +261,7 @@ async fn erasure(backend: Backend) {
         (format!("/v1/sessions/{id}/result"), token),
         (format!("/v1/sessions/{id}/photo"), token),
     ] {
-        let r = h
-            .http
-            .get(h.url(&path))
-            .bearer_auth(auth)
-            .send()
-            .await
-            .unwrap();
+        let r = h.get_as(&path, auth).await;
         assert_eq!(
             support::code(r).await,
             (410, "session_erased".into()),
@@ -286,13 +269,7 @@ async fn erasure(backend: Backend) {
         );
     }
     // The job, read by the integrator, says erased and nothing else.
-    let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.get_as(&format!("/v1/jobs/{job}"), h.api_key()).await;
     let view: Value = r.json().await.unwrap();
     let result = &view["result"];
     assert_eq!(result["status"], "erased", "{view}");
@@ -363,13 +340,7 @@ async fn erasure(backend: Backend) {
     for read in ["result_read", "photo_read"] {
         assert!(events.iter().any(|(a, _)| a == read), "{read}: {events:?}");
     }
-    let r = h
-        .http
-        .delete(h.url("/v1/sessions/ses_unknown"))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.erase_as("ses_unknown", h.api_key()).await;
     assert_eq!(r.status(), 404);
     receiver.stop();
     h.server.shutdown().await;
@@ -399,13 +370,7 @@ async fn erasure_racing_a_job(backend: Backend) {
         .unwrap()
         .unwrap();
     assert!(!frames.is_empty());
-    let r = h
-        .http
-        .delete(h.url(&format!("/v1/sessions/{id}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.erase_as(&id, h.api_key()).await;
     assert_eq!(r.status(), 200);
     let stored = db
         .finish_job(
@@ -435,13 +400,7 @@ async fn erasure_racing_a_job(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(job.id, job_id);
-    let r = h
-        .http
-        .delete(h.url(&format!("/v1/sessions/{id}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.erase_as(&id, h.api_key()).await;
     assert_eq!(r.status(), 200);
     liveness_server::worker::run_claimed(state, job).await;
     assert_eq!(erased_result(&h, &created).await, "erased");
@@ -449,12 +408,11 @@ async fn erasure_racing_a_job(backend: Backend) {
     assert_eq!(job.status, "erased");
     // The device, polling its job, sees it done and learns nothing more.
     let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job_id}")))
-        .bearer_auth(created["submission_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &format!("/v1/jobs/{job_id}"),
+            created["submission_token"].as_str().unwrap(),
+        )
+        .await;
     let view: Value = r.json().await.unwrap();
     assert_eq!(view["status"], "done", "{view}");
     assert!(view["result"].is_null());

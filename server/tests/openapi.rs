@@ -190,21 +190,14 @@ async fn responses_match_the_document() {
     let accepted = check(&doc, "post", "/v1/submissions", r).await;
     let job = accepted["job_id"].as_str().unwrap();
     h.wait_job(job).await;
-    let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.get_as(&format!("/v1/jobs/{job}"), h.api_key()).await;
     check(&doc, "get", "/v1/jobs/{job_id}", r).await;
     let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job}")))
-        .bearer_auth(created["submission_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &format!("/v1/jobs/{job}"),
+            created["submission_token"].as_str().unwrap(),
+        )
+        .await;
     check(&doc, "get", "/v1/jobs/{job_id}", r).await;
     let r = h
         .http
@@ -214,23 +207,13 @@ async fn responses_match_the_document() {
         .unwrap();
     let result = check(&doc, "get", "/v1/sessions/{session_id}/result", r).await;
     assert!(result["verdict"].is_object());
-    let r = h
-        .http
-        .get(h.url(&format!("/v1/sessions/{id}")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+    let r = h.get_as(&format!("/v1/sessions/{id}"), h.api_key()).await;
     check(&doc, "get", "/v1/sessions/{session_id}", r).await;
     assert!(receiver.wait_for(1, Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let r = h
-        .http
-        .get(h.url(&format!("/v1/sessions/{id}/webhooks")))
-        .bearer_auth(h.api_key())
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/v1/sessions/{id}/webhooks"), h.api_key())
+        .await;
     let listed = check(&doc, "get", "/v1/sessions/{session_id}/webhooks", r).await;
     assert_eq!(listed["deliveries"][0]["status"], "delivered");
 

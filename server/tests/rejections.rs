@@ -230,21 +230,9 @@ async fn result_tokens_and_tenants(backend: Backend) {
         format!("/v1/sessions/{id}"),
         format!("/v1/sessions/{id}/webhooks"),
     ] {
-        let r = h
-            .http
-            .get(h.url(&path))
-            .bearer_auth(&other.key.api_key)
-            .send()
-            .await
-            .unwrap();
+        let r = h.get_as(&path, &other.key.api_key).await;
         assert_eq!(code(r).await, (404, "not_found".into()), "{path}");
-        let r = h
-            .http
-            .get(h.url(&path))
-            .bearer_auth(h.api_key())
-            .send()
-            .await
-            .unwrap();
+        let r = h.get_as(&path, h.api_key()).await;
         assert_eq!(r.status(), 200, "{path}");
     }
     let upload = faceless_upload(&a, &device_key());
@@ -256,22 +244,17 @@ async fn result_tokens_and_tenants(backend: Backend) {
         .unwrap();
     let job = accepted["job_id"].as_str().unwrap();
     let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job}")))
-        .bearer_auth(&other.key.api_key)
-        .send()
-        .await
-        .unwrap();
+        .get_as(&format!("/v1/jobs/{job}"), &other.key.api_key)
+        .await;
     assert_eq!(r.status(), 404);
     // Another session's submission token cannot read this job either.
     let b = h.create_session(json!({})).await;
     let r = h
-        .http
-        .get(h.url(&format!("/v1/jobs/{job}")))
-        .bearer_auth(b["submission_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .get_as(
+            &format!("/v1/jobs/{job}"),
+            b["submission_token"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(r.status(), 404);
 
     // Malformed and invalid session options.
@@ -548,12 +531,8 @@ async fn webhook_retries(backend: Backend) {
     let mut listed = Value::Null;
     for _ in 0..200 {
         listed = h
-            .http
-            .get(h.url(&format!("/v1/sessions/{id}/webhooks")))
-            .bearer_auth(h.api_key())
-            .send()
+            .get_as(&format!("/v1/sessions/{id}/webhooks"), h.api_key())
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

@@ -1,7 +1,5 @@
 //! The verification queue: claiming with a lease, finishing, requeueing.
 
-use sqlx::Row;
-
 use super::*;
 use crate::db::Db;
 
@@ -19,33 +17,20 @@ impl Db {
     /// Claims the oldest queued job, or one whose lease ran out (its instance died). The
     /// conditional update makes two instances racing for one job safe on both databases.
     pub async fn claim_job(&self, now: i64, lease_ms: i64) -> Result<Option<JobRow>, sqlx::Error> {
-        for _ in 0..8 {
-            let Some(candidate) = sqlx::query(
+        let select = || {
+            sqlx::query(
                 "SELECT id FROM jobs WHERE status = 'queued' \
                  OR (status = 'running' AND lease_until < $1) ORDER BY created_at LIMIT 1",
             )
             .bind(now)
-            .fetch_optional(&self.pool)
-            .await?
-            else {
-                return Ok(None);
-            };
-            let id: String = candidate.try_get("id")?;
-            let claimed = sqlx::query(
-                "UPDATE jobs SET status = 'running', lease_until = $2, attempts = attempts + 1, \
-                 started_at = $1 WHERE id = $3 AND (status = 'queued' \
-                 OR (status = 'running' AND lease_until < $1))",
-            )
-            .bind(now)
-            .bind(now + lease_ms)
-            .bind(&id)
-            .execute(&self.pool)
-            .await?;
-            if claimed.rows_affected() == 1 {
-                return self.job(&id).await;
-            }
+        };
+        let take = "UPDATE jobs SET status = 'running', lease_until = $2, attempts = attempts + 1, \
+                    started_at = $1 WHERE id = $3 AND (status = 'queued' \
+                    OR (status = 'running' AND lease_until < $1))";
+        match self.claim(select, take, now, lease_ms).await? {
+            Some(id) => self.job(&id).await,
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// Stores the outcome of a job: the session's result, the job's end, the webhook to send

@@ -24,35 +24,22 @@ impl Db {
             "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 \
              AND (lease_until IS NULL OR lease_until < $1){skip} ORDER BY next_attempt_at LIMIT 1"
         );
-        for _ in 0..8 {
-            let mut query = sqlx::query(&select).bind(now);
-            for tenant in busy {
-                query = query.bind(tenant);
-            }
-            let Some(candidate) = query.fetch_optional(&self.pool).await? else {
-                return Ok(None);
-            };
-            let id: String = candidate.try_get("id")?;
-            let claimed = sqlx::query(
-                "UPDATE webhook_deliveries SET lease_until = $2 WHERE id = $3 AND status = 'pending' \
-                 AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)",
-            )
-            .bind(now)
-            .bind(now + lease_ms)
+        let candidate = || {
+            busy.iter()
+                .fold(sqlx::query(&select).bind(now), |q, tenant| q.bind(tenant))
+        };
+        let take = "UPDATE webhook_deliveries SET lease_until = $2 WHERE id = $3 AND status = 'pending' \
+                    AND next_attempt_at <= $1 AND (lease_until IS NULL OR lease_until < $1)";
+        let Some(id) = self.claim(candidate, take, now, lease_ms).await? else {
+            return Ok(None);
+        };
+        sqlx::query("SELECT * FROM webhook_deliveries WHERE id = $1")
             .bind(&id)
-            .execute(&self.pool)
-            .await?;
-            if claimed.rows_affected() == 1 {
-                return sqlx::query("SELECT * FROM webhook_deliveries WHERE id = $1")
-                    .bind(&id)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .as_ref()
-                    .map(delivery)
-                    .transpose();
-            }
-        }
-        Ok(None)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(delivery)
+            .transpose()
     }
 
     /// Puts a claimed delivery back without an attempt, due again at `at` (its receiver's

@@ -230,6 +230,26 @@ impl Harness {
         panic!("job {job_id} did not finish in 60 s");
     }
 
+    /// `GET path` with `token` as the bearer (an API key, a result or submission token).
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `DELETE /v1/sessions/{session_id}` (the erasure) as the tenant of `api_key`.
+    pub async fn erase_as(&self, session_id: &str, api_key: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(&format!("/v1/sessions/{session_id}")))
+            .bearer_auth(api_key)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn result(&self, created: &Value) -> Value {
         let r = self
             .http
