@@ -11,16 +11,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 resource_dir=$(clang -print-resource-dir)
-check_target() { # rust target, clang target, libc headers
+check_target() { # rust target, clang target, libc headers, extra flags
   local var=${1//-/_}
   export "CC_$var=clang" "AR_$var=llvm-ar"
-  export "CFLAGS_$var=--target=$2 -nostdlibinc -isystem $resource_dir/include -isystem $3"
+  export "CFLAGS_$var=--target=$2 -nostdlibinc -isystem $resource_dir/include -isystem $3 ${4:-}"
   cargo check -q --locked --target "$1" -p liveness-ffi
   echo "liveness-ffi checks for $1"
 }
 check_target aarch64-linux-android aarch64-linux-android24 /usr/aarch64-linux-gnu/include
 # 32-bit ARM has its own code paths (tract-linalg's armv7 kernels, ring's arm assembly).
-check_target armv7-linux-androideabi armv7a-linux-androideabi24 /usr/arm-linux-gnueabihf/include
+# Debian's armhf glibc headers pick their stubs by float ABI; Android's softfp would ask for
+# the soft-float stubs Debian does not ship. The define only selects that header (the objects
+# are never linked).
+check_target armv7-linux-androideabi armv7a-linux-androideabi24 /usr/arm-linux-gnueabihf/include -D__ARM_PCS_VFP=1
 # x86_64-linux-android is not checked here: its code paths are x86_64 Linux's, which the host
 # build compiles and tests, and a third cold check would cost CI several minutes.
 

@@ -193,15 +193,28 @@ impl LivenessSession {
         })
     }
 
+    /// `notify`: a capture that fails (cancelled, camera, device) tells the server, as `run`
+    /// promises; `record` alone sends nothing.
     async fn record_inner(
         &self,
         provider: Option<Arc<dyn FrameProvider>>,
+        notify: bool,
     ) -> Result<Arc<RecordedEvidence>, LivenessError> {
         let source = self.take_source(provider)?;
         let inner = self.inner.clone();
         let started = Instant::now();
         let recorded = on_runtime(self.cancel.clone(), self.observer.clone(), async move {
-            Ok(inner.record(source).await?)
+            match inner.record(source).await {
+                Ok(recorded) => Ok(recorded),
+                Err(e) => {
+                    if let Some(reason) = liveness_session::cancel_reason(&e).filter(|_| notify) {
+                        // Best effort: a lost notice leaves the session to end when its
+                        // submission window closes.
+                        let _ = inner.abandon(reason).await;
+                    }
+                    Err(e.into())
+                }
+            }
         })
         .await?;
         Ok(Arc::new(RecordedEvidence {
@@ -307,7 +320,7 @@ impl LivenessSession {
         &self,
         provider: Option<Arc<dyn FrameProvider>>,
     ) -> Result<LivenessResult, LivenessError> {
-        let evidence = self.record_inner(provider).await?;
+        let evidence = self.record_inner(provider, true).await?;
         self.submit_inner(evidence).await
     }
 
@@ -316,7 +329,7 @@ impl LivenessSession {
         &self,
         provider: Option<Arc<dyn FrameProvider>>,
     ) -> Result<Arc<RecordedEvidence>, LivenessError> {
-        self.record_inner(provider).await
+        self.record_inner(provider, false).await
     }
 
     /// Uploads recorded evidence (with retries) and waits for the server's job. Safe to call

@@ -30,6 +30,6 @@ pub use keystore::{FileKeyStore, KeyStore, MemoryKeyStore, device_key};
 pub use liveness_challenge::ScreenRequest;
 pub use session::{
     AttestationProvider, CancelHandle, LivenessResult, LivenessSession, Recorded, SessionConfig,
-    SessionDescriptor, prompt_codes,
+    SessionDescriptor, cancel_reason, prompt_codes,
 };
 pub use source::{FramePusher, FrameSource, PushOutcome, PushSource, SourceFrame, VecSource};

@@ -484,7 +484,7 @@ impl LivenessSession {
 
 /// The server notice a failed capture sends (see [`LivenessSession::abandon`]); `None` for
 /// errors after which there is nothing to tell or no way to tell it.
-fn cancel_reason(e: &SdkError) -> Option<&'static str> {
+pub fn cancel_reason(e: &SdkError) -> Option<&'static str> {
     match e {
         SdkError::Cancelled => Some("user_cancelled"),
         SdkError::CameraUnavailable(_)

@@ -20,6 +20,8 @@ import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
 import kotlin.test.assertFalse
 import kotlin.test.assertTrue
+import kotlinx.coroutines.async
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.runBlocking
 import org.junit.AfterClass
 import org.junit.Test
@@ -287,8 +289,8 @@ class ErrorsTest {
         Liveness(Backend.url, created, Backend.config(), memoryKeyStore()).use { liveness ->
             val e = runBlocking {
                 expect<LivenessException.CameraUnavailable>("camera_unavailable") {
-                    kotlinx.coroutines.coroutineScope {
-                        val run = kotlinx.coroutines.async { liveness.run() }
+                    coroutineScope {
+                        val run = async { liveness.run() }
                         liveness.cameraFailed("bindToLifecycle: no front camera")
                         run.await()
                     }
