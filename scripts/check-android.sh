@@ -44,14 +44,17 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 echo 'int liveness_probe(void) { return 1; }' >"$tmp/probe.c"
 gcc -shared -fPIC -Wl,-z,max-page-size=16384 -o "$tmp/lib16k.so" "$tmp/probe.c"
 gcc -shared -fPIC -Wl,-z,max-page-size=4096 -o "$tmp/lib4k.so" "$tmp/probe.c"
+aar() { # name, then paths under $tmp/aar to put in it (python's zipfile: no zip package needed)
+  local name=$1; shift
+  (cd "$tmp/aar" && python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); [z.write(f) for f in sys.argv[2:]]' \
+    "../$name" "$@")
+}
 mkdir -p "$tmp/aar/jni/arm64-v8a" "$tmp/aar/jni/x86_64"
 cp "$tmp/lib16k.so" "$tmp/aar/jni/arm64-v8a/libliveness_ffi.so"
 cp "$tmp/lib16k.so" "$tmp/aar/jni/x86_64/libliveness_ffi.so"
-(cd "$tmp/aar" && python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); [z.write(f) for f in sys.argv[2:]]' \
-  ../good.aar jni/arm64-v8a/libliveness_ffi.so jni/x86_64/libliveness_ffi.so)
+aar good.aar jni/arm64-v8a/libliveness_ffi.so jni/x86_64/libliveness_ffi.so
 cp "$tmp/lib4k.so" "$tmp/aar/jni/arm64-v8a/libjnidispatch.so"
-(cd "$tmp/aar" && python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); [z.write(f) for f in sys.argv[2:]]' \
-  ../mixed.aar jni/arm64-v8a/libliveness_ffi.so jni/arm64-v8a/libjnidispatch.so)
+aar mixed.aar jni/arm64-v8a/libliveness_ffi.so jni/arm64-v8a/libjnidispatch.so
 bash scripts/check-16k-alignment.sh "$tmp/good.aar" "$tmp/lib16k.so" >/dev/null
 status=0
 out=$(bash scripts/check-16k-alignment.sh "$tmp/mixed.aar") || status=$?
