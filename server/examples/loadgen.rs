@@ -158,6 +158,7 @@ fn prepare(args: &[String]) {
                 os_version: "bench".into(),
                 model: "loadgen".into(),
                 app_id: None,
+                key_storage: None,
             },
             capture_started_at_ms: now_ms() - 20_000,
             attestation: None,

@@ -33,6 +33,7 @@ fn info(nonce: Nonce) -> ManifestInfo {
             os_version: "test".into(),
             model: "renderer".into(),
             app_id: None,
+            key_storage: None,
         },
         capture_started_at_ms: 1_767_225_600_000,
         attestation: None,

@@ -282,6 +282,7 @@ impl LivenessConfig {
             os_version: self.device.os_version.clone(),
             model: self.device.model.clone(),
             app_id: self.device.app_id.clone(),
+            key_storage: None,
         };
         c.sdk.version = env!("CARGO_PKG_VERSION").into();
         if self.frame_timeout_ms == 0 {

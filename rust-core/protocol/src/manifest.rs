@@ -77,6 +77,12 @@ pub struct DeviceInfo {
     pub model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_id: Option<String>,
+    /// Where the device key lives, when the platform leaves a choice: in a browser `webcrypto`
+    /// (a non-extractable WebCrypto Ed25519 key) or `wasm` (generated in the core, held only
+    /// for the page's life, because the browser lacks WebCrypto Ed25519). Absent on the
+    /// phones, whose keys are always in the platform key store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_storage: Option<String>,
 }
 
 /// Platform attestation (App Attest, Play Integrity) passed through for the server to check.

@@ -307,6 +307,7 @@ pub fn sample_manifest(
             os_version: "Debian 12".into(),
             model: "reference".into(),
             app_id: None,
+            key_storage: None,
         },
         capture_started_at_ms: now * 1000 - 10_000,
         frames: records,
