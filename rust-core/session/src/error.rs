@@ -38,6 +38,19 @@ pub enum SdkError {
     Internal(String),
 }
 
+impl From<liveness_capture::CaptureError> for SdkError {
+    fn from(e: liveness_capture::CaptureError) -> Self {
+        use liveness_capture::CaptureError as C;
+        match e {
+            C::ModelLoad(m) => Self::ModelLoad(m),
+            C::InvalidInput(m) => Self::InvalidInput(m),
+            C::InvalidFrame(m) => Self::InvalidFrame(m),
+            C::NoFrames => Self::NoEvidence("the camera delivered no frame".into()),
+            C::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
 impl SdkError {
     /// Every code [`SdkError::code`] returns.
     pub const CODES: [&'static str; 13] = [

@@ -4,13 +4,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use liveness_challenge::{
-    EngineConfig, Event, Guidance, Observation, Outcome, Prompt, ScreenRequest, Session,
-};
-use liveness_evidence::{EvidenceConfig, EvidenceError, EvidenceStore, ManifestInfo};
-use liveness_protocol::manifest::{Attestation, DeviceInfo, ModelInfo, SdkInfo, StepResult};
-use liveness_protocol::{ChallengeKind, ChallengePlan, DeviceSigningKey, Nonce, Sha256Digest};
-use liveness_vision::{ModelKind, ModelSet, Pipeline, PipelineConfig, Precision};
+use liveness_capture::{CaptureSettings, Recorder, light_salts};
+use liveness_challenge::{EngineConfig, Outcome, ScreenRequest};
+use liveness_evidence::{EvidenceConfig, ManifestInfo};
+use liveness_protocol::manifest::{Attestation, DeviceInfo, SdkInfo};
+use liveness_protocol::{ChallengePlan, DeviceSigningKey, Nonce, Sha256Digest};
+use liveness_vision::{ModelSet, PipelineConfig, Precision};
 use serde::Deserialize;
 use tokio::sync::Notify;
 
@@ -18,6 +17,7 @@ use crate::client::{PinSet, RetryPolicy, ServerClient, Upload};
 use crate::error::SdkError;
 use crate::events::{Observer, ScreenReports, SessionEvent};
 use crate::source::FrameSource;
+pub use liveness_capture::prompt_codes;
 
 /// What the app gets from its backend for one session (the server's `POST /v1/sessions`
 /// answer without the result token, which stays with the backend).
@@ -129,6 +129,7 @@ impl Default for SessionConfig {
                 os_version: String::new(),
                 model: String::new(),
                 app_id: None,
+                key_storage: None,
             },
             attestation: None,
             light_salt_seed: None,
@@ -191,66 +192,11 @@ fn unix_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Every prompt code the session can send (hosts check their translations against it).
-pub fn prompt_codes() -> Vec<&'static str> {
-    let mut codes: Vec<&'static str> = [
-        Prompt::LookAtCamera,
-        Prompt::LightCheck,
-        Prompt::ReturnToCenter,
-        Prompt::Done,
-    ]
-    .iter()
-    .chain(
-        ChallengeKind::ALL
-            .map(|kind| Prompt::Challenge {
-                index: 0,
-                kind,
-                target: None,
-            })
-            .iter(),
-    )
-    .map(|p| prompt_text(p).0)
-    .collect();
-    codes.dedup();
-    codes
-}
-
-fn prompt_text(p: &Prompt) -> (&'static str, &'static str, Option<[f32; 2]>) {
-    match p {
-        Prompt::LookAtCamera => ("look_at_camera", "Look straight at the camera", None),
-        Prompt::ReturnToCenter => ("return_to_center", "Look back at the camera", None),
-        Prompt::LightCheck => (
-            "light_check",
-            "Hold still and look at the screen: it will change colour",
-            None,
-        ),
-        Prompt::Done => ("done", "Done", None),
-        Prompt::Challenge { kind, target, .. } => {
-            let (code, text) = match kind {
-                ChallengeKind::HeadLeft => ("turn_left", "Turn your head to the left"),
-                ChallengeKind::HeadRight => ("turn_right", "Turn your head to the right"),
-                ChallengeKind::HeadUp => ("look_up", "Tilt your head up"),
-                ChallengeKind::HeadDown => ("look_down", "Tilt your head down"),
-                ChallengeKind::MoveTowardsCamera => ("move_closer", "Move closer to the camera"),
-                ChallengeKind::MoveAwayFromCamera => ("move_away", "Move away from the camera"),
-                ChallengeKind::FollowText => {
-                    ("follow_text", "Follow the moving text with your head")
-                }
-                ChallengeKind::BlinkEyes => ("blink", "Blink your eyes"),
-                ChallengeKind::Smile => ("smile", "Smile"),
-            };
-            (code, text, *target)
-        }
-    }
-}
-
 struct Captured {
-    store: EvidenceStore,
+    recorder: Recorder,
     outcome: Outcome,
-    frames: u64,
     dropped: u64,
     started: Option<Instant>,
-    models: Vec<ModelInfo>,
 }
 
 pub struct LivenessSession {
@@ -383,10 +329,6 @@ impl LivenessSession {
         let capture_ms = captured
             .started
             .map_or(0, |s| s.elapsed().as_millis() as u64);
-        self.observer.on_event(SessionEvent::LocalOutcome {
-            passed: captured.outcome.passed,
-            failure: captured.outcome.failure.map(str::to_owned),
-        });
         if self.cancel.is_cancelled() {
             return Err(SdkError::Cancelled);
         }
@@ -406,20 +348,15 @@ impl LivenessSession {
             nonce,
             submission_token: self.descriptor.submission_token.clone(),
             sdk: self.config.sdk.clone(),
-            models: captured.models.clone(),
+            models: Vec::new(),
             device: self.config.device.clone(),
             capture_started_at_ms: unix_ms() - capture_ms as i64,
             attestation,
         };
-        let evidence = captured
-            .store
-            .finish(&info, &captured.outcome)
-            .map_err(|e| match e {
-                EvidenceError::NoFrames => {
-                    SdkError::NoEvidence("the camera delivered no frame".into())
-                }
-                other => SdkError::Internal(other.to_string()),
-            })?;
+        let local_passed = captured.outcome.passed;
+        let local_failure = captured.outcome.failure.map(str::to_owned);
+        let recording = captured.recorder.finish(info, captured.outcome)?;
+        let evidence = recording.evidence;
         let signed = self
             .key
             .sign_manifest(&evidence.manifest)
@@ -427,9 +364,9 @@ impl LivenessSession {
         Ok(Recorded {
             signed,
             frames: evidence.frames,
-            local_passed: captured.outcome.passed,
-            local_failure: captured.outcome.failure.map(str::to_owned),
-            frames_analysed: captured.frames,
+            local_passed,
+            local_failure,
+            frames_analysed: recording.frames,
             frames_dropped: captured.dropped,
             capture_ms,
         })
@@ -515,7 +452,7 @@ pub struct Recorded {
     pub capture_ms: u64,
 }
 
-/// The blocking part: frames → vision → engine → evidence, with events.
+/// The blocking part: frames from `source` into the [`Recorder`], its events to the observer.
 fn capture(
     source: &mut dyn FrameSource,
     plan: ChallengePlan,
@@ -525,186 +462,59 @@ fn capture(
     reports: &ScreenReports,
     expires_ms: i64,
 ) -> Result<Captured, SdkError> {
-    let models = match &config.models {
-        Some(m) => m.clone(),
-        None => {
-            ModelSet::bundled(config.precision).map_err(|e| SdkError::ModelLoad(e.to_string()))?
-        }
+    let settings = CaptureSettings {
+        engine: config.engine.clone(),
+        evidence: config.evidence.clone(),
+        pipeline: config.pipeline.clone(),
+        precision: config.precision,
+        models: config.models.clone(),
+        light_salts: light_salts(config.light_salt_seed)?,
     };
-    let model_info = ModelKind::ALL
-        .iter()
-        .filter_map(|&k| {
-            let entry = liveness_vision::models::manifest_entry(k, config.precision).ok()?;
-            Some(ModelInfo {
-                name: k.name().to_owned(),
-                version: format!("{:?}", config.precision).to_lowercase(),
-                sha256: Sha256Digest::from_hex("sha256", &entry.sha256).ok()?,
-            })
-        })
-        .collect();
-    let mut pipeline = Pipeline::new(models, config.pipeline.clone())
-        .map_err(|e| SdkError::ModelLoad(e.to_string()))?;
-    let mut salts = [[0u8; 16]; 2];
-    match config.light_salt_seed {
-        Some(seed) => {
-            for (k, salt) in salts.iter_mut().enumerate() {
-                let mut h = <sha2::Sha256 as sha2::Digest>::new();
-                sha2::Digest::update(&mut h, b"liveness-eval-light-salt");
-                sha2::Digest::update(&mut h, seed);
-                sha2::Digest::update(&mut h, [k as u8]);
-                salt.copy_from_slice(&sha2::Digest::finalize(h)[..16]);
-            }
-        }
-        None => {
-            for salt in &mut salts {
-                getrandom::fill(salt).map_err(|e| {
-                    SdkError::Internal(format!("no randomness for the light step: {e}"))
-                })?;
-            }
-        }
-    }
-    let mut engine = Session::new(plan, config.engine.clone())
-        .map_err(|e| SdkError::InvalidInput(e.to_string()))?
-        .with_light_salts(salts);
-    let mut store = EvidenceStore::new(config.evidence.clone());
-    let mut frames = 0u64;
+    let mut recorder = Recorder::new(plan, settings)?;
     let mut started = None;
-    let mut shown_guidance: Option<Guidance> = None;
-    let mut shown_prompt: Option<(&str, Option<[f32; 2]>)> = None;
-    let mut shown_progress = (-1.0f32, -1.0f32);
-    // Whether a light colour is on the screen: however the capture ends, the host gets the
-    // normal view back.
-    let mut painting = false;
     let outcome = loop {
         if cancel.is_cancelled() {
             return Err(SdkError::Cancelled);
         }
-        if frames > 0 && unix_ms() >= expires_ms {
+        if recorder.frames() > 0 && unix_ms() >= expires_ms {
             // Out of time to finish and still upload: what was captured is judged (not
             // live, timed out) rather than lost.
-            break engine.end_early("timed_out");
+            break recorder.end_early("timed_out");
         }
         let Some(sf) = source.next_frame()? else {
-            break engine.end_incomplete();
+            break recorder.end_incomplete();
         };
         started.get_or_insert_with(Instant::now);
-        frames += 1;
         let frame = sf.frame()?;
-        // The iris model runs on top of the configured pipeline only while the engine judges
-        // eyes (the baseline, a blink step).
-        pipeline.set_iris(config.pipeline.iris || engine.wants_lids());
-        let analysis = pipeline
-            .process(&frame)
-            .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
         for (index, t_ms) in reports.drain() {
-            engine.screen_presented(index, t_ms);
+            recorder.screen_presented(index, t_ms);
         }
-        let mut obs = Observation::from_analysis(sf.t_ms, &frame, &analysis);
-        if engine.wants_light_tiles() {
-            obs = obs.with_light_tile(&frame);
+        let step = recorder.push(sf.t_ms, &frame)?;
+        for event in step.events {
+            observer.on_event(event);
         }
-        let update = engine
-            .push(&obs)
-            .map_err(|e| SdkError::InvalidFrame(e.to_string()))?;
-        store
-            .observe(sf.t_ms, &frame, &analysis)
-            .map_err(|e| SdkError::Internal(e.to_string()))?;
-        for c in &update.captures {
-            store
-                .offer(c, sf.t_ms, &frame, &analysis)
-                .map_err(|e| SdkError::Internal(e.to_string()))?;
-            observer.on_event(SessionEvent::Captured {
-                role: c.role,
-                challenge_index: c.challenge_index,
-            });
-        }
-        if update.guidance != shown_guidance {
-            shown_guidance = update.guidance;
-            observer.on_event(SessionEvent::Guidance {
-                code: update.guidance.map(Guidance::code),
-                text: update.guidance.map(Guidance::text),
-            });
-        }
-        let (code, text, target) = prompt_text(&update.prompt);
-        if shown_prompt != Some((code, target)) {
-            shown_prompt = Some((code, target));
-            observer.on_event(SessionEvent::Prompt { code, text, target });
-        }
-        let progress = (update.step_progress, update.session_progress);
-        if (progress.0 - shown_progress.0).abs() >= 0.02
-            || (progress.1 - shown_progress.1).abs() >= 0.02
-        {
-            shown_progress = progress;
-            observer.on_event(SessionEvent::Progress {
-                step: progress.0,
-                session: progress.1,
-            });
-        }
-        for e in &update.events {
-            match e {
-                Event::ChallengeStarted { index, kind } => {
-                    observer.on_event(SessionEvent::ChallengeStarted {
-                        index: *index,
-                        kind: *kind,
-                    });
-                }
-                Event::ChallengeFinished {
-                    index,
-                    kind,
-                    result,
-                    reason,
-                } => observer.on_event(SessionEvent::ChallengeFinished {
-                    index: *index,
-                    kind: *kind,
-                    passed: *result == StepResult::Passed,
-                    reason: reason.map(str::to_owned),
-                }),
-                Event::Screen(request) => {
-                    let (index, rgb) = match *request {
-                        ScreenRequest::Colour { index, rgb } => (Some(index), Some(rgb)),
-                        ScreenRequest::Restore => (None, None),
-                    };
-                    painting = index.is_some();
-                    observer.on_event(SessionEvent::Screen { index, rgb });
-                    // A source that is its own screen knows when the colour showed.
-                    let shown_at = source.show(*request, sf.t_ms);
-                    if let (Some(i), Some(at)) = (index, shown_at) {
-                        engine.screen_presented(i, at);
-                    }
-                }
-                _ => {}
+        for request in step.screen {
+            // A source that is its own screen knows when the colour showed.
+            if let (ScreenRequest::Colour { index, .. }, Some(at)) =
+                (request, source.show(request, sf.t_ms))
+            {
+                recorder.screen_presented(index, at);
             }
         }
-        if let Some(o) = update.outcome {
+        if let Some(o) = step.outcome {
             break o;
         }
     };
-    if painting {
-        observer.on_event(SessionEvent::Screen {
-            index: None,
-            rgb: None,
-        });
+    if recorder.painting() {
         let _ = source.show(ScreenRequest::Restore, 0);
     }
+    for event in recorder.conclude(&outcome) {
+        observer.on_event(event);
+    }
     Ok(Captured {
-        store,
+        recorder,
         outcome,
-        frames,
         dropped: source.dropped(),
         started,
-        models: model_info,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn prompt_codes_are_unique_and_cover_every_challenge() {
-        let codes = super::prompt_codes();
-        let mut sorted = codes.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted.len(), codes.len());
-        assert_eq!(codes.len(), 4 + liveness_protocol::ChallengeKind::ALL.len());
-    }
 }
