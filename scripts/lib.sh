@@ -68,6 +68,30 @@ install_kotlinc() {
   rm -rf "$tmp"
 }
 
+# The web package: wasm-bindgen's CLI must match the library's version in Cargo.lock; the
+# browser tests drive Debian's chromium with playwright-core from npm (no bundled browser).
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/[^0-9.]/,""); print; exit}' Cargo.lock 2>/dev/null)
+WASM_BINDGEN="$LIVENESS_CACHE/wasm-bindgen-$WASM_BINDGEN_VERSION/bin/wasm-bindgen"
+PLAYWRIGHT_CORE_VERSION=1.57.0
+NODE_TOOLS="$LIVENESS_CACHE/node-tools-$PLAYWRIGHT_CORE_VERSION"
+CHROMIUM=/usr/bin/chromium
+
+install_wasm_bindgen() {
+  [ -x "$WASM_BINDGEN" ] && return 0
+  echo "setup: installing wasm-bindgen-cli $WASM_BINDGEN_VERSION into $(dirname "$(dirname "$WASM_BINDGEN")")"
+  # Not --locked: its lockfile can name a patch release the registry index here does not list yet.
+  CARGO_TARGET_DIR="$LIVENESS_CACHE/wasm-bindgen-build" cargo install -q \
+    wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$(dirname "$(dirname "$WASM_BINDGEN")")"
+  rm -rf "$LIVENESS_CACHE/wasm-bindgen-build"
+}
+
+install_playwright_core() {
+  [ -f "$NODE_TOOLS/node_modules/playwright-core/package.json" ] && return 0
+  echo "setup: installing playwright-core $PLAYWRIGHT_CORE_VERSION from npm into $NODE_TOOLS"
+  mkdir -p "$NODE_TOOLS"
+  (cd "$NODE_TOOLS" && npm install -q --no-audit --no-fund --no-save "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null)
+}
+
 # Starts the built liveness-server binary (a process of its own) on a free loopback port over
 # a SQLite file in DIR, with one tenant; waits for /readyz. Sets TEST_SERVER_URL,
 # TEST_API_KEY and TEST_SERVER_PID (callers kill it in their EXIT trap). Further arguments

@@ -29,6 +29,9 @@ command -v unzip >/dev/null || apt_packages+=(unzip)
 # The evaluation: ffmpeg turns the real clips into y4m; the report's chart needs a font.
 command -v ffmpeg >/dev/null || apt_packages+=(ffmpeg)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || apt_packages+=(fonts-dejavu-core)
+# The web package: a real Chromium for its tests, wasm-opt to shrink the module.
+command -v chromium >/dev/null || apt_packages+=(chromium)
+command -v wasm-opt >/dev/null || apt_packages+=(binaryen)
 if ((${#apt_packages[@]})); then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -42,12 +45,14 @@ for component in rustfmt clippy; do
     rustup component add "$component"
 done
 
-# The Android ARM targets, to check that the SDK's crate graph compiles for them.
-for t in aarch64-linux-android armv7-linux-androideabi; do
+# The Android ARM targets (the SDK's crate graph must compile for them) and the browser.
+for t in aarch64-linux-android armv7-linux-androideabi wasm32-unknown-unknown; do
   rustup target list --installed 2>/dev/null | grep -q "^$t$" || rustup target add "$t"
 done
 
 install_kotlinc
+install_wasm_bindgen
+install_playwright_core
 
 # Python tools in a private venv, reinstalled only when the pinned requirements change.
 requirements=scripts/interop/requirements.txt

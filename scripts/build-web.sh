@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds the web package: the Rust core for wasm32-unknown-unknown (SIMD128 on, see
+# .cargo/config.toml), its wasm-bindgen glue, wasm-opt, the strings of the apps' six languages
+# and the fp32 models, into one folder a server (or an integrator's page) serves as is.
+#   bash scripts/build-web.sh [OUT]   (default: $CARGO_TARGET_DIR/liveness-web)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+out="${1:-$target/liveness-web}"
+
+[ -x "$WASM_BINDGEN" ] || { echo "build-web: run scripts/setup.sh first (wasm-bindgen-cli)" >&2; exit 1; }
+cargo build -q --locked -p liveness-web --target wasm32-unknown-unknown --release
+rm -rf "$out" && mkdir -p "$out/models"
+"$WASM_BINDGEN" --target web --no-typescript --out-dir "$out" \
+  "$target/wasm32-unknown-unknown/release/liveness_web.wasm"
+if command -v wasm-opt >/dev/null; then
+  # -O3 keeps tract's SIMD paths; the features are the ones rustc enabled for the module.
+  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    "$out/liveness_web_bg.wasm" -o "$out/liveness_web_bg.wasm.opt"
+  mv "$out/liveness_web_bg.wasm.opt" "$out/liveness_web_bg.wasm"
+fi
+cp -r models/licenses "$out/models/"
+cp bindings-web/src/liveness.js bindings-web/src/liveness.css bindings-web/src/liveness.d.ts \
+  bindings-web/package.json "$out/"
+python3 bindings-web/tools/strings.py bindings-kotlin/src/main/res "$out/strings.json"
+python3 - "$out/models" <<'PY'
+import json, pathlib, shutil, sys
+out = pathlib.Path(sys.argv[1])
+for e in json.load(open("models/manifest.json"))["models"]:
+    if e["variant"] == "fp32":
+        shutil.copy(pathlib.Path("models") / e["file"], out / e["file"])
+PY
+code=$(cat "$out"/liveness.js "$out"/liveness_web.js "$out"/liveness_web_bg.wasm | wc -c)
+gz=$(cat "$out"/liveness.js "$out"/liveness_web.js | gzip -9 | wc -c)
+gzw=$(gzip -9 -c "$out"/liveness_web_bg.wasm | wc -c)
+echo "build-web: $out — wasm + JS $((code / 1024)) KiB, $(((gz + gzw) / 1024)) KiB gzip (models apart: $(du -sk "$out/models" | cut -f1) KiB)"
