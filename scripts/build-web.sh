@@ -10,19 +10,20 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 out="${1:-$target/liveness-web}"
 
 [ -x "$WASM_BINDGEN" ] || { echo "build-web: run scripts/setup.sh first (wasm-bindgen-cli)" >&2; exit 1; }
-cargo build -q --locked -p liveness-web --target wasm32-unknown-unknown --release
+cargo build -q --locked -p liveness-web --target wasm32-unknown-unknown --profile web
 rm -rf "$out" && mkdir -p "$out/models"
 "$WASM_BINDGEN" --target web --no-typescript --out-dir "$out" \
-  "$target/wasm32-unknown-unknown/release/liveness_web.wasm"
+  "$target/wasm32-unknown-unknown/web/liveness_web.wasm"
 if command -v wasm-opt >/dev/null; then
-  # -O3 keeps tract's SIMD paths; the features are the ones rustc enabled for the module.
-  wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  # Size again (the kernels are SIMD intrinsics either way); the features are the ones rustc enabled for the module.
+  wasm-opt -Os --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     "$out/liveness_web_bg.wasm" -o "$out/liveness_web_bg.wasm.opt"
   mv "$out/liveness_web_bg.wasm.opt" "$out/liveness_web_bg.wasm"
 fi
 cp -r models/licenses "$out/models/"
 cp bindings-web/src/liveness.js bindings-web/src/liveness.css bindings-web/src/liveness.d.ts \
+  bindings-web/src/hosted.js bindings-web/src/hosted.css bindings-web/src/hosted_strings.json \
   bindings-web/package.json "$out/"
 python3 bindings-web/tools/strings.py bindings-kotlin/src/main/res "$out/strings.json"
 python3 - "$out/models" <<'PY'
