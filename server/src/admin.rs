@@ -104,6 +104,43 @@ pub async fn set_retention(db: &Db, tenant_id: &str, hours: Option<u32>) -> Resu
     }
 }
 
+/// Sets the origins that may embed a tenant's hosted page in an iframe (CSP
+/// `frame-ancestors`); none: no embedding. Each is an `https://` origin (or `http://` for
+/// `localhost` / `127.0.0.1`, for development), without path, query or credentials.
+pub async fn set_frame_ancestors(
+    db: &Db,
+    tenant_id: &str,
+    origins: &[String],
+) -> Result<Option<String>, ApiError> {
+    let mut clean = Vec::new();
+    for origin in origins {
+        let bad = |why: &str| {
+            ApiError::bad_request(
+                "invalid_origin",
+                format!("frame ancestor {origin:?}: {why}"),
+            )
+        };
+        let url = url::Url::parse(origin).map_err(|e| bad(&e.to_string()))?;
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
+        if !(url.scheme() == "https" || (url.scheme() == "http" && local)) {
+            return Err(bad("must be https (http only for localhost)"));
+        }
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad("an origin has no path, query or fragment"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("an origin has no credentials"));
+        }
+        clean.push(url.origin().ascii_serialization());
+    }
+    let value = (!clean.is_empty()).then(|| clean.join(" "));
+    if db.set_frame_ancestors(tenant_id, value.as_deref()).await? {
+        Ok(value)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
 pub async fn rotate_signing_key(db: &Db, now_ms: i64) -> Result<String, ApiError> {
     crate::keys::rotate(db, now_ms).await
 }

@@ -82,6 +82,12 @@ pub struct ServerConfig {
     pub evidence_retention: Duration,
     /// How often images past their retention are looked for.
     pub retention_sweep_interval: Duration,
+    /// The built web package (`scripts/build-web.sh`): with it the server hosts the browser
+    /// check (`/ui/…`) and every new session's answer carries a one-time `redirect_url`.
+    pub web_dir: Option<std::path::PathBuf>,
+    /// The address users reach this server at, for the links it hands out
+    /// (`https://liveness.example.com`); default: `http://` and the bound address.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -123,6 +129,8 @@ impl Default for ServerConfig {
             data_keys: KeyRing::ephemeral(),
             evidence_retention: Duration::from_secs(24 * 3600),
             retention_sweep_interval: Duration::from_secs(60),
+            web_dir: None,
+            public_url: None,
         }
     }
 }

@@ -31,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API until SIGTERM or Ctrl-C, then finish in-flight work and exit.
@@ -79,6 +81,14 @@ enum Command {
         /// Hours a decided session's images are kept when its tenant set no retention.
         #[arg(long, env = "LIVENESS_EVIDENCE_RETENTION_HOURS", default_value_t = 24)]
         evidence_retention_hours: u64,
+        /// The built web package (`scripts/build-web.sh`): host the browser check at `/ui/`
+        /// and answer every new session with a one-time `redirect_url`.
+        #[arg(long, env = "LIVENESS_WEB_DIR")]
+        web_dir: Option<std::path::PathBuf>,
+        /// The address users reach this server at, for the links it hands out
+        /// (default: http:// and the bound address).
+        #[arg(long, env = "LIVENESS_PUBLIC_URL")]
+        public_url: Option<String>,
     },
     /// Tenants, API keys and verdict signing keys.
     Admin {
@@ -135,6 +145,14 @@ enum AdminCommand {
         /// Hours; omit to go back to the server's default.
         #[arg(long)]
         hours: Option<u32>,
+    },
+    /// The origins that may embed a tenant's hosted page in an iframe (none: no embedding).
+    FrameAncestors {
+        #[arg(long)]
+        tenant: String,
+        /// An origin such as https://app.example.com; repeat for more.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
     },
     /// Who read or changed a tenant's sessions, newest first.
     Audit {
@@ -269,8 +287,18 @@ async fn run(cli: Cli) -> Result<(), String> {
             trust_forwarded_for,
             data_keys,
             evidence_retention_hours,
+            web_dir,
+            public_url,
         } => {
             let data_keys = data_keys.load()?;
+            if let Some(dir) = &web_dir
+                && !dir.join("hosted.js").is_file()
+            {
+                return Err(format!(
+                    "--web-dir {}: no hosted.js there (build it with scripts/build-web.sh)",
+                    dir.display()
+                ));
+            }
             let defaults = ServerConfig::default();
             let config = ServerConfig {
                 bind,
@@ -289,6 +317,14 @@ async fn run(cli: Cli) -> Result<(), String> {
                 trust_forwarded_for,
                 data_keys,
                 evidence_retention: Duration::from_secs(evidence_retention_hours * 3600),
+                web_dir,
+                public_url: public_url
+                    .map(|u| {
+                        url::Url::parse(&u)
+                            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                            .map_err(|e| format!("--public-url {u}: {e}"))
+                    })
+                    .transpose()?,
                 ..defaults
             };
             let server = Server::start(config).await.map_err(|e| e.to_string())?;
@@ -349,6 +385,10 @@ async fn admin_command(
                     .collect::<Vec<_>>()
             ),
         },
+        AdminCommand::FrameAncestors { tenant, origins } => {
+            let value = admin::set_frame_ancestors(db, &tenant, &origins).await?;
+            json!({"tenant_id": tenant, "frame_ancestors": value})
+        }
         AdminCommand::Retention { tenant, hours } => {
             admin::set_retention(db, &tenant, hours).await?;
             json!({"tenant_id": tenant, "retention_hours": hours})

@@ -94,6 +94,10 @@ impl Server {
                 allow_loopback: config.allow_loopback_webhooks,
             }))
             .build()?;
+        let mut config = config;
+        if config.public_url.is_none() {
+            config.public_url = Some(format!("http://{addr}"));
+        }
         let state = AppState {
             db,
             config: Arc::new(config),

@@ -125,6 +125,11 @@ enum Command {
         /// A folder (PNG frames) or a file ending in .y4m.
         #[arg(long)]
         out: PathBuf,
+        /// Present the performance as an attack: `print` (the photo on paper, moved as the
+        /// plan says) or `screen` (the recording replayed on a screen), with the renderer's
+        /// default attack settings.
+        #[arg(long, value_parser = ["print", "screen"])]
+        attack: Option<String>,
     },
     /// Per-frame vision signals of a PNG folder or .y4m video, as JSON lines.
     Analyze {
@@ -306,7 +311,9 @@ fn run(command: Command) -> Result<(), Failure> {
             script,
             for_session,
             out,
+            attack,
         } => subject::load_script(script.as_deref(), for_session.as_deref())
+            .and_then(|script| subject::presented_as(script, attack.as_deref()))
             .and_then(|script| subject::render(script, &out))
             .map(drop)
             .map_err(Failure::Usage),

@@ -55,6 +55,17 @@ pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<
     }
 }
 
+/// `script` presented as the attack `kind` (`print`, `screen`), or as it is for `None`.
+pub fn presented_as(mut script: Script, kind: Option<&str>) -> Result<Script, String> {
+    if let Some(kind) = kind {
+        let attack = serde_json::from_value(serde_json::json!({ "kind": kind }))
+            .map_err(|e| format!("--attack {kind}: {e}"))?;
+        script.attack = Some(attack);
+        script.validate().map_err(|e| e.to_string())?;
+    }
+    Ok(script)
+}
+
 /// Renders `script` to a PNG folder or a `.y4m` file; returns frames rendered per second.
 pub fn render(script: Script, out: &Path) -> Result<f64, String> {
     let renderer = Renderer::new(script.clone());

@@ -7,12 +7,15 @@
 //! - the device, with its submission token: `POST /v1/submissions`,
 //!   `POST /v1/submissions/cancel`, `GET /v1/jobs/{id}`;
 //! - whoever holds the result token: `…/result`, `…/photo`;
-//! - anyone: health, readiness, the JWKS, the OpenAPI document, `/oauth/token`.
+//! - anyone: health, readiness, the JWKS, the OpenAPI document, `/oauth/token`;
+//! - the hosted page ([`hosted`]; a one-time link, then the page's own tokens): `/ui/…`. These
+//!   are the page's, not an integrator API, and stay out of the OpenAPI document.
 //!
 //! `/metrics` is not among them: it counts verdicts, which a device must never learn (an
 //! attacker tuning a spoof watches them move). It is served on its own listener
 //! ([`metrics_router`], `metrics_bind`), for the operator's network only.
 
+pub mod hosted;
 mod ops;
 mod sessions;
 mod submissions;
@@ -35,6 +38,8 @@ use crate::server::AppState;
 pub enum Access {
     Public,
     Tenant,
+    /// The hosted page's routes (public, not in the OpenAPI document).
+    Page,
 }
 
 pub struct Route {
@@ -66,7 +71,7 @@ where
 
 /// Every route of the API.
 pub fn routes() -> Vec<Route> {
-    use Access::{Public, Tenant};
+    use Access::{Page, Public, Tenant};
     vec![
         route(Method::POST, "/v1/sessions", Tenant, sessions::create),
         route(
@@ -113,6 +118,26 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, "/v1/openapi.json", Public, ops::openapi),
         route(Method::GET, "/healthz", Public, ops::healthz),
         route(Method::GET, "/readyz", Public, ops::readyz),
+        route(Method::GET, "/ui/{session_id}/liveness", Page, hosted::page),
+        route(
+            Method::POST,
+            "/ui/{session_id}/handoff",
+            Page,
+            hosted::handoff,
+        ),
+        route(
+            Method::GET,
+            "/ui/{session_id}/progress",
+            Page,
+            hosted::progress,
+        ),
+        route(
+            Method::POST,
+            "/ui/{session_id}/cancel",
+            Page,
+            hosted::cancel,
+        ),
+        route(Method::GET, "/ui/assets/{*path}", Page, hosted::asset),
     ]
 }
 
@@ -158,8 +183,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every answer: `nosniff` (the photo endpoint must never be read as a page), a CSP that
-/// allows nothing, no referrer, and `no-store` except on the two public documents meant to
-/// be cached. Errors axum answers itself (a bad query, a body over the limit) come out in
+/// allows nothing (unless the hosted page set its own), no referrer, and `no-store` except
+/// on the two public documents and the web package's files, which are meant to be cached. Errors axum answers itself (a bad query, a body over the limit) come out in
 /// the API's JSON error format like every other error.
 async fn harden(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
@@ -203,15 +228,17 @@ async fn harden(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    let cacheable = matches!(path.as_str(), "/.well-known/jwks.json" | "/v1/openapi.json");
+    let cacheable = matches!(path.as_str(), "/.well-known/jwks.json" | "/v1/openapi.json")
+        || (path.starts_with("/ui/assets/") && status.is_success());
     if !cacheable {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

@@ -29,6 +29,10 @@ pub struct CreatedSession {
     /// One upload by the device, before `submission_expires_at`.
     pub submission_token: String,
     pub submission_expires_at: i64,
+    /// The hosted browser check for this session (a one-time link expiring with the
+    /// submission token), when the server hosts it (`web_dir`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_url: Option<String>,
     pub expires_at: i64,
     pub nonce: String,
     pub plan: ChallengePlan,
@@ -216,7 +220,15 @@ pub async fn create_session(
         erased_at: None,
     };
     app.db.insert_session(&row).await?;
+    let redirect_url = match app.config.web_dir {
+        Some(_) => Some(
+            super::hosted::new_link(app, &session_id, super::hosted::PAGE, submission_expires_at)
+                .await?,
+        ),
+        None => None,
+    };
     Ok(CreatedSession {
+        redirect_url,
         session_id,
         result_token,
         submission_token,

@@ -1,16 +1,19 @@
 //! Every SQL statement of the server, as methods on [`Db`], one file per responsibility:
 //! credentials and signing keys here, then [`sessions`] (sessions and their evidence),
 //! [`jobs`] (the verification queue), [`webhooks`] (the outbox) and [`limits`] (rate limits,
-//! cool-downs, request nonces and idempotency keys) and [`lifecycle`] (retention, erasure
+//! cool-downs, request nonces and idempotency keys), [`hosted`] (the browser page's one-time
+//! links) and [`lifecycle`] (retention, erasure
 //! and the audit trail). Rows come back as plain structs; what a
 //! status string may be is documented on the struct.
 
+mod hosted;
 mod jobs;
 mod lifecycle;
 mod limits;
 mod sessions;
 mod webhooks;
 
+pub use hosted::{NewLink, Redeemed};
 use jobs::insert_device_failure;
 pub use lifecycle::{AuditEvent, Erasure};
 pub use limits::IdempotentCreate;
