@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use liveness_protocol::{ChallengePlan, SessionOptions};
 use serde::{Deserialize, Serialize};
 
+use super::submissions::bearer;
 use crate::ending::{CancelReason, Ending};
 use crate::error::ApiError;
 use crate::ratelimit::Client;
@@ -339,15 +340,6 @@ pub async fn asset(
         bytes,
     )
         .into_response())
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
 }
 
 /// The session a page's watch token belongs to (and is in the path). Unknown tokens count

@@ -27,7 +27,7 @@ use crate::server::AppState;
 use crate::store::{ClaimOutcome, NewSubmission, SessionRow};
 use crate::tokens::{random_token, sha256_hex};
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
