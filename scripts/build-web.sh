@@ -12,15 +12,25 @@ out="${1:-$target/liveness-web}"
 [ -x "$WASM_BINDGEN" ] || { echo "build-web: run scripts/setup.sh first (wasm-bindgen-cli)" >&2; exit 1; }
 cargo build -q --locked -p liveness-web --target wasm32-unknown-unknown --profile web
 rm -rf "$out" && mkdir -p "$out/models"
-"$WASM_BINDGEN" --target web --no-typescript --out-dir "$out" \
-  "$target/wasm32-unknown-unknown/web/liveness_web.wasm"
+wasm="$target/wasm32-unknown-unknown/web/liveness_web.wasm"
 if command -v wasm-opt >/dev/null; then
-  # Size again (the kernels are SIMD intrinsics either way); the features are the ones rustc enabled for the module.
-  wasm-opt -Os --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+  # Size again (the kernels are SIMD intrinsics either way), BEFORE wasm-bindgen: Debian's
+  # binaryen 108 run on wasm-bindgen's output breaks its externref table (the module then
+  # fails to start: "WebAssembly.Table.set(): Argument 1 is invalid for table"). The features
+  # are the ones rustc enabled for the module.
+  mkdir -p "$target/liveness-web-opt"
+  [ "$target/liveness-web-opt/liveness_web.wasm" -nt "$wasm" ] || wasm-opt -Os --strip-debug --strip-producers --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$out/liveness_web_bg.wasm" -o "$out/liveness_web_bg.wasm.opt"
-  mv "$out/liveness_web_bg.wasm.opt" "$out/liveness_web_bg.wasm"
+    "$wasm" -o "$target/liveness-web-opt/liveness_web.wasm"
+  wasm="$target/liveness-web-opt/liveness_web.wasm"
 fi
+"$WASM_BINDGEN" --target web --no-typescript --out-dir "$out" "$wasm"
+# The module must start: instantiate it once in node (the same engine as Chromium's).
+node --input-type=module -e '
+  const dir = process.argv[1];
+  const glue = await import(dir + "/liveness_web.js");
+  glue.initSync({ module: (await import("node:fs")).readFileSync(dir + "/liveness_web_bg.wasm") });
+' "$out" || { echo "build-web: the built module does not start" >&2; exit 1; }
 cp -r models/licenses "$out/models/"
 cp bindings-web/src/liveness.js bindings-web/src/liveness.css bindings-web/src/liveness.d.ts \
   bindings-web/src/hosted.js bindings-web/src/hosted.css bindings-web/src/hosted_strings.json \

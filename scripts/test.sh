@@ -66,6 +66,9 @@ fi
 kill "$TEST_SERVER_PID" && wait "$TEST_SERVER_PID" 2>/dev/null || true
 TEST_SERVER_PID=""
 
+echo "== Web: the core in WebAssembly, the hosted flow in headless Chromium (fake camera, loopback server)"
+bash scripts/test-web.sh
+
 echo "== liveness eval --quick: the rendered grid and the real clips, end to end; its targets asserted"
 # Deterministic (seeded plans, rendered frames, fixed clip windows): exit code 1 when BPCER
 # exceeds 2 %, an attack type gets through (but a re-lighting attacker under 150 ms, the light

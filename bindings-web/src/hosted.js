@@ -5,7 +5,7 @@
 // each already carrying session_id and relay_state (never the result). A phone's page ends
 // on "go back to your computer": the desktop that follows the session goes on.
 
-import { runCheck, pickLanguage } from './liveness.js';
+import { runCheck, pickLanguage, preload } from './liveness.js';
 
 const d = JSON.parse(document.getElementById('liveness-session').textContent);
 const root = document.getElementById('liveness-root');
@@ -90,7 +90,10 @@ function intro() {
 async function check() {
   const container = el('div', { class: 'hosted-check' });
   show('check', container);
-  const result = await runCheck({ session: d, container, assets, language: lang });
+  // The check's events as DOM events on the page's root (`liveness-<type>`), for whoever
+  // watches the page (its tests read the timings this way).
+  const onEvent = (e) => root.dispatchEvent(new CustomEvent(`liveness-${e.type.replace(/_/g, '-')}`, { detail: e, bubbles: true }));
+  const result = await runCheck({ session: d, container, assets, language: lang, onEvent });
   if (result.outcome === 'completed') leave('completed');
   else if (result.outcome === 'cancelled') leave('cancelled');
   else leave('error', result.code);
@@ -159,3 +162,6 @@ async function follow(status, stop) {
 }
 
 intro();
+// The phone hand-off never runs the check on this page; any other page may, so the core
+// and models download while the intro is read. runCheck reports a failure again.
+preload(assets).catch(() => {});

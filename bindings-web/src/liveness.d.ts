@@ -26,6 +26,21 @@ export type LivenessEvent =
   | { type: 'captured'; role: string; challenge_index: number | null }
   | { type: 'screen'; index: number; rgb: [number, number, number] | null }
   | { type: 'local_outcome'; passed: boolean; failure: string | null }
+  /** At the end of the capture: the core's time per frame in this browser (ms), and how
+   * long after runCheck() the models were ready and the first frame was analysed. */
+  | {
+      type: 'stats';
+      frames: number;
+      analysis_ms_median: number | null;
+      analysis_ms_p95: number | null;
+      /** The models' bytes in hand (at once when preload() got them earlier). */
+      models_fetched_ms: number | null;
+      /** The models checked against their SHA-256 and ready in the core. */
+      models_ready_ms: number | null;
+      first_frame_ms: number | null;
+      /** The same from the page's navigation start. */
+      first_frame_since_load_ms: number | null;
+    }
   | { type: 'submitting'; attempt: number }
   | { type: 'submitted'; job_id: string }
   | { type: 'complete'; session_id: string; job_id: string }
@@ -52,6 +67,8 @@ export interface RunCheckOptions {
 }
 
 export function runCheck(options: RunCheckOptions): Promise<CheckResult>;
+/** Downloads the core, strings and models ahead of the first check (an intro screen). */
+export function preload(assets?: string): Promise<void>;
 export function pickLanguage(preferred?: readonly string[]): Language;
 
 export class LivenessError extends Error {
@@ -78,6 +95,7 @@ declare global {
     'liveness-complete': CustomEvent<Extract<LivenessEvent, { type: 'complete' }>>;
     'liveness-cancel': CustomEvent<Extract<LivenessEvent, { type: 'cancel' }>>;
     'liveness-error': CustomEvent<Extract<LivenessEvent, { type: 'error' }>>;
+    'liveness-stats': CustomEvent<Extract<LivenessEvent, { type: 'stats' }>>;
     'liveness-end': CustomEvent<CheckResult>;
   }
 }

@@ -19,11 +19,18 @@ const LANGUAGES = ['en', 'fr', 'es', 'de', 'pt', 'id'];
 const WIDTH = 640;
 const HEIGHT = 480;
 
+// A module with one v128 instruction: whether this engine has SIMD128.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+]);
+
 let coreReady = null;
 let stringsReady = null;
 
+// `assets` may be relative to the page ('/liveness/'), like an attribute's URL.
 function assetUrl(assets, name) {
-  return new URL(name, assets.endsWith('/') ? assets : assets + '/').href;
+  const folder = new URL(assets.endsWith('/') ? assets : assets + '/', globalThis.document?.baseURI ?? import.meta.url);
+  return new URL(name, folder).href;
 }
 
 function loadCore(assets) {
@@ -37,6 +44,53 @@ async function loadStrings(assets) {
     return r.json();
   });
   return stringsReady;
+}
+
+// The models' bytes, fetched once per page (a second check reuses them).
+let modelsReady = null;
+
+function loadModels(assets) {
+  modelsReady ??= loadCore(assets).then(() =>
+    Promise.all(
+      JSON.parse(LivenessCheck.modelFiles()).map(async ({ file }) => {
+        const r = await fetch(assetUrl(assets, `models/${file}`));
+        if (!r.ok) throw new LivenessError('model_load', `${file}: HTTP ${r.status}`);
+        return [file, new Uint8Array(await r.arrayBuffer())];
+      }),
+    ),
+  );
+  // A failed fetch is tried again by the next check.
+  modelsReady.catch(() => {
+    modelsReady = null;
+  });
+  return modelsReady;
+}
+
+// Parsing and optimising the models takes ~1.5 s in the core: done once per page, one model
+// per task so the page stays responsive in between.
+let preparing = null;
+
+function prepareModels(assets) {
+  preparing ??= loadModels(assets).then(async (models) => {
+    for (const [file, bytes] of models) {
+      await new Promise((r) => setTimeout(r, 0));
+      LivenessCheck.prepareModel(file, bytes);
+    }
+  });
+  preparing.catch(() => {
+    preparing = null;
+  });
+  return preparing;
+}
+
+/**
+ * Downloads the core, the strings and the models (~10 MB) and makes the models ready
+ * before the check: call it when the page that will run a check opens (an intro screen),
+ * so the first frame is analysed soon after Start. A failure here is reported again by
+ * runCheck.
+ */
+export function preload(assets = new URL('.', import.meta.url).href) {
+  return Promise.all([loadStrings(assets), prepareModels(assets)]).then(() => undefined);
 }
 
 /** The user's language among the six the SDK ships, English when none matches. */
@@ -191,8 +245,22 @@ export async function runCheck(options) {
   const assets = options.assets ?? new URL('.', import.meta.url).href;
   const server = options.server ?? location.origin;
   const emit = (e) => options.onEvent?.(e);
+  const timing = new Timing(performance.now());
   const token = session.submission_token;
-  const [strings] = await Promise.all([loadStrings(assets), loadCore(assets)]);
+  let strings;
+  try {
+    [strings] = await Promise.all([loadStrings(assets), loadCore(assets)]);
+  } catch (e) {
+    // No WebAssembly SIMD (the module does not compile), or the package is not reachable:
+    // an outcome like any other, and the session ends now with the device's reason.
+    coreReady = null;
+    stringsReady = null;
+    const simd = WebAssembly.validate(SIMD_PROBE);
+    const error = new LivenessError('model_load', simd ? `the core did not load: ${e?.message ?? e}` : 'this browser has no WebAssembly SIMD');
+    await post(server, '/v1/submissions/cancel', token, { reason: 'device_error' }).catch(() => {});
+    emit({ type: 'error', code: error.code, message: error.message });
+    return { outcome: 'error', code: error.code, message: error.message, sessionId: session.session_id };
+  }
   const lang = options.language ?? pickLanguage();
   const t = (key) => strings[lang]?.[key] ?? strings.en?.[key] ?? key;
   const view = buildView(container, t);
@@ -238,16 +306,15 @@ export async function runCheck(options) {
     try {
       const key = await deviceKey();
       check = new LivenessCheck(JSON.stringify(session), browserInfo(key ? 'webcrypto' : 'wasm'));
-      const files = JSON.parse(LivenessCheck.modelFiles());
-      const models = await Promise.all(
-        files.map(async ({ file }) => {
-          const r = await fetch(assetUrl(assets, `models/${file}`));
-          if (!r.ok) throw new LivenessError('model_load', `${file}: HTTP ${r.status}`);
-          return [file, new Uint8Array(await r.arrayBuffer())];
-        }),
-      );
-      for (const [file, bytes] of models) check.loadModel(file, bytes);
+      // A preload under way finishes first (its models are then taken as they are).
+      if (preparing) await preparing.catch(() => {});
+      const models = await loadModels(assets);
+      timing.modelsFetched = performance.now();
+      for (const [file, bytes] of models) {
+        if (!check.loadPrepared(file)) check.loadModel(file, bytes);
+      }
       check.start();
+      timing.modelsReady = performance.now();
       try {
         stream =
           options.camera ??
@@ -264,8 +331,9 @@ export async function runCheck(options) {
       if (cancelled) return stop();
       view.video.srcObject = stream;
       await view.video.play();
-      const outcome = await capture(check, view, t, emit, () => cancelled);
+      const outcome = await capture(check, view, t, emit, () => cancelled, timing);
       stop();
+      emit(timing.stats());
       if (cancelled) return;
       if (outcome === 'camera_stopped') {
         // Judged all the same: what was captured goes to the server (not live, incomplete).
@@ -304,11 +372,50 @@ export async function runCheck(options) {
       const uploaded = ['network', 'server_rejected', 'token_expired'].includes(err.code);
       return fail(err, uploaded ? null : 'device_error');
     } finally {
-      check?.free();
+      // After a trap the module is unusable and free() throws too; the error above is the one that counts.
+      try {
+        check?.free();
+      } catch {
+        /* already reported */
+      }
     }
   })();
   const result = await Promise.race([work.then((r) => r ?? null), cancelPromise]);
   return result ?? (await cancelPromise);
+}
+
+// How long the core takes per frame in this browser, and how soon the first frame is
+// analysed: the `stats` event at the end of the capture.
+class Timing {
+  constructor(start) {
+    this.start = start;
+    this.modelsFetched = null;
+    this.modelsReady = null;
+    this.firstFrame = null;
+    this.durations = [];
+  }
+
+  frame(before, after) {
+    this.firstFrame ??= after;
+    this.durations.push(after - before);
+  }
+
+  stats() {
+    const sorted = [...this.durations].sort((a, b) => a - b);
+    const at = (q) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : null);
+    const since = (t) => (t === null ? null : Math.round(t - this.start));
+    return {
+      type: 'stats',
+      frames: sorted.length,
+      analysis_ms_median: at(0.5),
+      analysis_ms_p95: at(0.95),
+      models_fetched_ms: since(this.modelsFetched),
+      models_ready_ms: since(this.modelsReady),
+      first_frame_ms: since(this.firstFrame),
+      // performance.now() counts from the page's navigation.
+      first_frame_since_load_ms: this.firstFrame === null ? null : Math.round(this.firstFrame),
+    };
+  }
 }
 
 async function submit(server, token, form) {
@@ -356,7 +463,7 @@ async function waitJob(server, token, jobId) {
 
 // Frames from the video element into the core, one at a time (a frame that arrives while the
 // previous one is analysed is skipped: the engine's timing uses each frame's own time).
-function capture(check, view, t, emit, isCancelled) {
+function capture(check, view, t, emit, isCancelled, timing) {
   const canvas = document.createElement('canvas');
   canvas.width = WIDTH;
   canvas.height = HEIGHT;
@@ -431,7 +538,10 @@ function capture(check, view, t, emit, isCancelled) {
           }
           ctx.drawImage(video, 0, 0, WIDTH, HEIGHT);
           const pixels = ctx.getImageData(0, 0, WIDTH, HEIGHT).data;
-          if (handle(check.pushRgba(pixels, WIDTH, HEIGHT, performance.now(), Date.now()))) {
+          const before = performance.now();
+          const json = check.pushRgba(pixels, WIDTH, HEIGHT, before, Date.now());
+          timing.frame(before, performance.now());
+          if (handle(json)) {
             done = true;
             body.style.backgroundColor = '';
             return resolve('decided');

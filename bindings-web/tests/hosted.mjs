@@ -7,10 +7,14 @@
 // screenshots land in $WORK/screens).
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+
+// ES modules ignore NODE_PATH: resolve playwright-core from the folder scripts/setup.sh installed it in.
+const require = createRequire(path.join(process.env.NODE_PATH || process.cwd(), 'resolver.js'));
+const { chromium } = require('playwright-core');
 
 const SERVER = process.env.TEST_SERVER_URL;
 const API_KEY = process.env.TEST_API_KEY;
@@ -27,10 +31,44 @@ function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-// The integrator's site: where the hosted page sends the user back to.
+// The integrator's site: where the hosted page sends the user back to, and the self-hosted
+// example page (bindings-web/example) with the package under /liveness/, its backend's
+// /session and a reverse proxy of the device's API calls to the liveness server.
+const EXAMPLE = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'example');
+const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
+let exampleSession = null;
 const site = createServer((req, res) => {
+  const url = new URL(req.url, 'http://site');
+  const file = (dir, rel) => {
+    try {
+      const full = path.join(dir, path.normalize(rel).replace(/^(\.\.[/\\])+/, ''));
+      const body = readFileSync(full);
+      res.writeHead(200, { 'content-type': TYPES[path.extname(full)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  };
+  if (url.pathname.startsWith('/example/')) return file(EXAMPLE, url.pathname.slice('/example/'.length) || 'index.html');
+  if (url.pathname.startsWith('/liveness/')) return file(process.env.WEB_DIR, url.pathname.slice('/liveness/'.length));
+  if (url.pathname === '/session' && req.method === 'POST') {
+    // What the backend hands the page: never the result token.
+    const { session_id, nonce, plan, submission_token, submission_expires_at } = exampleSession;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ session_id, nonce, plan, submission_token, submission_expires_at }));
+  }
+  if (url.pathname.startsWith('/v1/submissions') || url.pathname.startsWith('/v1/jobs/')) {
+    const upstream = new URL(req.url, SERVER);
+    const headers = { ...req.headers, host: upstream.host };
+    const p = httpRequest(upstream, { method: req.method, headers }, (up) => {
+      res.writeHead(up.statusCode, up.headers);
+      up.pipe(res);
+    });
+    p.on('error', () => res.writeHead(502).end());
+    return req.pipe(p);
+  }
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-  res.end(`<!doctype html><title>integrator</title><h1>${req.url.split('?')[0]}</h1>`);
+  res.end(`<!doctype html><title>integrator</title><h1>${url.pathname}</h1>`);
 });
 await new Promise((r) => site.listen(0, '127.0.0.1', r));
 const SITE = `http://127.0.0.1:${site.address().port}`;
@@ -87,9 +125,30 @@ async function pageIn(b, name) {
     if (m.type() === 'error') problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(String(e)));
+  page.on('pageerror', (e) => log.push(`page error: ${e.stack ?? e}`));
+  // Everything else the page did, shown only when a test fails.
+  const log = [];
+  page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
+  page.on('requestfailed', (r) => log.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('response', (r) => r.status() >= 400 && log.push(`HTTP ${r.status()}: ${r.url()}`));
+  page.log = log;
   page.problems = problems;
+  // The hosted page dispatches the check's events on its root; the timings come this way.
+  await page.exposeFunction('__livenessStats', (stats) => {
+    page.stats = stats;
+  });
+  await page.addInitScript(() =>
+    document.addEventListener('liveness-stats', (e) => window.__livenessStats(e.detail)),
+  );
   page.shot = (what) => page.screenshot({ path: path.join(SCREENS, `${name}-${what}.png`), fullPage: true });
   return page;
+}
+
+// A failure's message with what the page said, and a screenshot of where it stopped.
+async function failed(page, e) {
+  await page.shot('failed').catch(() => {});
+  const said = page.log.length ? `\n  page: ${page.log.join('\n  ')}` : '';
+  throw new Error(`${e.message ?? e}${said}\n  at ${page.url()}`, { cause: e });
 }
 
 async function result(session) {
@@ -126,18 +185,33 @@ function landed(page, where, session) {
   return url;
 }
 
-async function runThrough(name, { attack, expectLive }) {
-  const session = await newSession(name);
+async function runThrough(name, { attack, expectLive, light = false, failedCheck }) {
+  const session = await newSession(name, { light_challenge: light });
   const video = clip(session, name, attack);
   const b = await browser(video);
+  const page = await pageIn(b, name);
   try {
-    const page = await pageIn(b, name);
     const loaded = Date.now();
     await page.goto(session.redirect_url);
     await page.shot('intro');
     await page.getByRole('button', { name: 'Start' }).click();
     await page.waitForSelector('.liveness-video');
-    await page.waitForTimeout(1500);
+    // The preview shows the camera (headless screenshots of a <video> come out black, so
+    // read its pixels instead).
+    const brightness = await page.evaluate(async () => {
+      const v = document.querySelector('.liveness-video');
+      while (v.readyState < 2) await new Promise((r) => setTimeout(r, 20));
+      const c = document.createElement('canvas');
+      c.width = 64;
+      c.height = 48;
+      const x = c.getContext('2d');
+      x.drawImage(v, 0, 0, 64, 48);
+      const px = x.getImageData(0, 0, 64, 48).data;
+      let sum = 0;
+      for (let i = 0; i < px.length; i += 4) sum += px[i] + px[i + 1] + px[i + 2];
+      return sum / ((px.length / 4) * 3);
+    });
+    assert(brightness > 20, `the preview is dark (mean ${brightness.toFixed(1)})`);
     await page.shot('check');
     await page.waitForURL(`${SITE}/done?**`, { timeout: 120_000 });
     const seconds = (Date.now() - loaded) / 1000;
@@ -147,13 +221,31 @@ async function runThrough(name, { attack, expectLive }) {
     await verifiesOffline(body.verdict, name);
     assert(body.live === expectLive, `${name}: live=${body.live} (${body.verdict.verdict}), expected ${expectLive}: ${JSON.stringify(body.reasons)}`);
     assert(page.problems.length === 0, `page errors: ${page.problems.join(' | ')}`);
-    return `${body.verdict.verdict} in ${seconds.toFixed(1)} s`;
+    const failed = body.reasons.filter((r) => !r.passed);
+    if (failedCheck) {
+      // The device's own finding (device_outcome, its reason) or the server's check.
+      const named = (r) => r.check.startsWith(failedCheck) || String(r.reason ?? '').startsWith(failedCheck);
+      assert(failed.some(named), `${name}: no failed check or reason ${failedCheck}*: ${JSON.stringify(failed)}`);
+    }
+    if (!expectLive) return `${body.verdict.verdict} in ${seconds.toFixed(1)} s: ${failed.map((r) => `${r.check} (${r.reason ?? r.score})`).join('; ')}`;
+    const st = page.stats;
+    assert(st && st.frames > 0, `no stats event: ${JSON.stringify(st)}`);
+    return (
+      `${body.verdict.verdict} in ${seconds.toFixed(1)} s; the core ${st.analysis_ms_median.toFixed(1)} ms/frame ` +
+      `(median, p95 ${st.analysis_ms_p95.toFixed(1)}) over ${st.frames} frames; after Start: models fetched ` +
+      `${st.models_fetched_ms} ms, ready ${st.models_ready_ms} ms, first frame analysed ${st.first_frame_ms} ms ` +
+      `(${st.first_frame_since_load_ms} ms after the page's navigation)`
+    );
+  } catch (e) {
+    await failed(page, e);
   } finally {
     await b.close();
   }
 }
 
 async function test(name, fn) {
+  // ONLY=<part of a name> runs the matching tests alone (when working on one).
+  if (process.env.ONLY && !name.includes(process.env.ONLY)) return;
   const started = Date.now();
   try {
     const note = await fn();
@@ -175,8 +267,8 @@ await test('a genuine subject performing the plan passes and lands on redirect_u
 
 await test('a print of the subject is not live', () => runThrough('print', { attack: 'print', expectLive: false }));
 
-await test('a screen replaying the performance is not live', () =>
-  runThrough('screen', { attack: 'screen', expectLive: false }));
+await test('a screen replaying the performance is not live: the screen-light step catches it', () =>
+  runThrough('screen', { attack: 'screen', expectLive: false, light: true, failedCheck: 'light' }));
 
 await test('cancel lands on cancel_url; the session ends not live at once', async () => {
   const session = await newSession('cancel');
@@ -296,6 +388,30 @@ await test('hand-off: cancelling on the phone lands the desktop on cancel_url', 
   } finally {
     await desktopBrowser.close();
     await phoneBrowser.close();
+  }
+});
+
+await test('the example page: <liveness-check> on the integrator\'s own site (package, backend, proxy)', async () => {
+  const session = await newSession('example');
+  exampleSession = session;
+  const video = clip(session, 'example');
+  const b = await browser(video);
+  const page = await pageIn(b, 'example');
+  try {
+    await page.goto(`${SITE}/example/`);
+    await page.waitForSelector('.liveness-video');
+    await page.shot('check');
+    await page.waitForURL(`${SITE}/done?**`, { timeout: 120_000 });
+    const url = new URL(page.url());
+    assert(url.searchParams.get('session_id') === session.session_id, `session_id in ${page.url()}`);
+    const body = await result(session);
+    assert(body.live === true, `example: ${JSON.stringify(body.reasons)}`);
+    assert(page.problems.length === 0, `page errors: ${page.problems.join(' | ')}`);
+    return `${body.verdict.verdict}`;
+  } catch (e) {
+    await failed(page, e);
+  } finally {
+    await b.close();
   }
 });
 

@@ -285,7 +285,7 @@ impl Model {
             let tensor = Tensor::from_shape(&[1, side, side, 3], input).map_err(err)?;
             state
                 .run_plan_with_eval(tvec!(tensor.into()), |ctx, op_state, node, inputs| {
-                    let t = std::time::Instant::now();
+                    let t = web_time::Instant::now();
                     let out = tract_onnx::tract_core::plan::eval(ctx, op_state, node, inputs);
                     *totals.entry(node.op().name().to_string()).or_default() +=
                         t.elapsed().as_secs_f64() * 1000.0;

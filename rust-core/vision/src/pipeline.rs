@@ -6,7 +6,8 @@
 //! the face count current).
 
 use std::sync::Arc;
-use std::time::Instant;
+// std's Instant panics in the browser (wasm32-unknown-unknown has no clock of its own).
+use web_time::Instant;
 
 use tract_linalg::multithread::{Executor, multithread_tract_scope};
 

@@ -53,6 +53,38 @@ impl From<CaptureError> for WebError {
     }
 }
 
+thread_local! {
+    /// Models made ready ahead of a check: parsing and optimising the four takes ~1.5 s in a
+    /// browser, which a page spends while its intro is read rather than after Start. (A
+    /// browser's wasm instance has one thread.)
+    static PREPARED: std::cell::RefCell<Vec<Model>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn kind_of(file: &str) -> Result<ModelKind, WebError> {
+    ModelKind::ALL
+        .into_iter()
+        .find(|&k| {
+            liveness_vision::models::manifest_entry(k, PRECISION).is_ok_and(|e| e.file == file)
+        })
+        .ok_or_else(|| WebError::new("model_load", format!("{file} is not a model of this build")))
+}
+
+fn parse_model(file: &str, bytes: &[u8]) -> Result<Model, WebError> {
+    Model::from_bytes(kind_of(file)?, PRECISION, bytes)
+        .map_err(|e| WebError::new("model_load", e.to_string()))
+}
+
+/// Parses, checks (SHA-256) and optimises `file`'s model for the checks this page will run
+/// ([`Check::load_prepared`]); replaces one prepared before.
+pub fn prepare_model(file: &str, bytes: &[u8]) -> Result<(), WebError> {
+    let model = parse_model(file, bytes)?;
+    PREPARED.with_borrow_mut(|p| {
+        p.retain(|m| m.kind() != model.kind());
+        p.push(model);
+    });
+    Ok(())
+}
+
 /// The part of the server's session answer the page gets (never the result token).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Descriptor {
@@ -175,30 +207,36 @@ impl Check {
     /// Loads one model from the bytes of `file` (a name from [`model_files`]); a file whose
     /// SHA-256 is not the one this build was made with is refused.
     pub fn load_model(&mut self, file: &str, bytes: &[u8]) -> Result<(), WebError> {
+        let slot = self.slot(kind_of(file)?)?;
+        *slot = Some(parse_model(file, bytes)?);
+        Ok(())
+    }
+
+    /// Takes `file`'s model from those [`prepare_model`] made earlier on this page; `false`
+    /// when there is none (load it then).
+    pub fn load_prepared(&mut self, file: &str) -> Result<bool, WebError> {
+        let kind = kind_of(file)?;
+        let Some(model) = PREPARED.with_borrow(|p| p.iter().find(|m| m.kind() == kind).cloned())
+        else {
+            return Ok(false);
+        };
+        *self.slot(kind)? = Some(model);
+        Ok(true)
+    }
+
+    fn slot(&mut self, kind: ModelKind) -> Result<&mut Option<Model>, WebError> {
         let State::Loading(loaded) = &mut self.state else {
             return Err(WebError::new(
                 "invalid_state",
                 "the models are already loaded",
             ));
         };
-        let kind = ModelKind::ALL
-            .into_iter()
-            .find(|&k| {
-                liveness_vision::models::manifest_entry(k, PRECISION).is_ok_and(|e| e.file == file)
-            })
-            .ok_or_else(|| {
-                WebError::new("model_load", format!("{file} is not a model of this build"))
-            })?;
-        let model = Model::from_bytes(kind, PRECISION, bytes)
-            .map_err(|e| WebError::new("model_load", e.to_string()))?;
-        let slot = match kind {
+        Ok(match kind {
             ModelKind::DetectorShortRange => &mut loaded.detector,
             ModelKind::DetectorFullRange => &mut loaded.detector_full_range,
             ModelKind::FaceMesh => &mut loaded.mesh,
             ModelKind::Iris => &mut loaded.iris,
-        };
-        *slot = Some(model);
-        Ok(())
+        })
     }
 
     /// Starts the capture once every model is loaded.

@@ -18,9 +18,31 @@
 
 mod check;
 
-pub use check::{BrowserInfo, Check, Descriptor, PRECISION, WebError, event_json, model_files};
+pub use check::{
+    BrowserInfo, Check, Descriptor, PRECISION, WebError, event_json, model_files, prepare_model,
+};
 
 use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// A panic aborts the module (the `web` profile has `panic = "abort"`) and the page gets a
+/// bare `RuntimeError: unreachable`; this puts the panic's message in the console first, so
+/// a report from the field says where.
+fn report_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if cfg!(target_arch = "wasm32") {
+            std::panic::set_hook(Box::new(|info| {
+                console_error(&format!("liveness-web: {info}"))
+            }));
+        }
+    });
+}
 
 fn js(e: WebError) -> JsError {
     JsError::new(&e.to_string())
@@ -37,6 +59,7 @@ impl LivenessCheck {
     /// token and its expiry). `browser`: `{browser, os, key_storage, origin}`.
     #[wasm_bindgen(constructor)]
     pub fn new(session: &str, browser: &str) -> Result<LivenessCheck, JsError> {
+        report_panics();
         Check::new(session, browser).map(Self).map_err(js)
     }
 
@@ -49,6 +72,20 @@ impl LivenessCheck {
     #[wasm_bindgen(js_name = loadModel)]
     pub fn load_model(&mut self, file: &str, bytes: &[u8]) -> Result<(), JsError> {
         self.0.load_model(file, bytes).map_err(js)
+    }
+
+    /// Parses, checks and optimises a model ahead of the page's checks (see `preload()` in
+    /// liveness.js); a check then takes it with `loadPrepared`.
+    #[wasm_bindgen(js_name = prepareModel)]
+    pub fn prepare_model(file: &str, bytes: &[u8]) -> Result<(), JsError> {
+        report_panics();
+        prepare_model(file, bytes).map_err(js)
+    }
+
+    /// Takes `file`'s prepared model; `false` when none was prepared.
+    #[wasm_bindgen(js_name = loadPrepared)]
+    pub fn load_prepared(&mut self, file: &str) -> Result<bool, JsError> {
+        self.0.load_prepared(file).map_err(js)
     }
 
     pub fn start(&mut self) -> Result<(), JsError> {

@@ -196,3 +196,40 @@ fn the_model_list_names_every_fp32_model_with_its_digest() {
     }
     assert_eq!(PRECISION, liveness_vision::Precision::Fp32);
 }
+
+#[test]
+fn models_prepared_ahead_serve_the_checks_that_follow() {
+    let (json, _) = descriptor(false);
+    let mut check = Check::new(&json, BROWSER).unwrap();
+    let files = model_files().unwrap();
+    let first = files[0]["file"].as_str().unwrap().to_owned();
+    // Nothing prepared yet on this thread.
+    assert!(!check.load_prepared(&first).unwrap());
+    assert_eq!(
+        check.load_prepared("evil.onnx").unwrap_err().code,
+        "model_load"
+    );
+    assert_eq!(
+        liveness_web::prepare_model(&first, b"not a model")
+            .unwrap_err()
+            .code,
+        "model_load"
+    );
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    for f in files.as_array().unwrap() {
+        let file = f["file"].as_str().unwrap();
+        liveness_web::prepare_model(file, &std::fs::read(models.join(file)).unwrap()).unwrap();
+    }
+    // Two checks in a row take them without the bytes.
+    for _ in 0..2 {
+        let mut check = Check::new(&json, BROWSER).unwrap();
+        for f in files.as_array().unwrap() {
+            assert!(check.load_prepared(f["file"].as_str().unwrap()).unwrap());
+        }
+        check.start().unwrap();
+        assert_eq!(
+            check.load_prepared(&first).unwrap_err().code,
+            "invalid_state"
+        );
+    }
+}

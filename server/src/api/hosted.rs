@@ -148,7 +148,7 @@ fn notice(status: StatusCode, code: &str, title: &str, text: &str) -> Response {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/ui/assets/hosted.css\"></head>\
+         <title>{title}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/ui/assets/hosted.css\"></head>\
          <body><main class=\"hosted-notice\" data-code=\"{code}\"><h1>{title}</h1><p>{text}</p>\
          </main></body></html>\n",
         title = escape(title),
@@ -274,7 +274,7 @@ pub async fn page(
     let body = format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>Liveness check</title>\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>Liveness check</title><link rel=\"icon\" href=\"data:,\">\
          <link rel=\"stylesheet\" href=\"/ui/assets/liveness.css\">\
          <link rel=\"stylesheet\" href=\"/ui/assets/hosted.css\">\
          <script type=\"application/json\" id=\"liveness-session\">{json}</script>\

@@ -184,8 +184,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Every answer: `nosniff` (the photo endpoint must never be read as a page), a CSP that
 /// allows nothing (unless the hosted page set its own), no referrer, and `no-store` except
-/// on the two public documents and the web package's files, which are meant to be cached. Errors axum answers itself (a bad query, a body over the limit) come out in
-/// the API's JSON error format like every other error.
+/// on the two public documents and the web package's files, which are meant to be cached.
+/// Errors axum answers itself (a bad query, a body over the limit) come out in the API's
+/// JSON error format like every other error; the hosted page's HTML notices stay pages.
 async fn harden(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
@@ -195,7 +196,12 @@ async fn harden(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
+    // The hosted page's own notices (a used or expired link) are pages for a person.
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json && !is_page {
         let text = axum::body::to_bytes(std::mem::take(response.body_mut()), 4096)
             .await
             .map(|b| String::from_utf8_lossy(&b).into_owned())
