@@ -69,15 +69,15 @@ fn kind_of(file: &str) -> Result<ModelKind, WebError> {
         .ok_or_else(|| WebError::new("model_load", format!("{file} is not a model of this build")))
 }
 
-fn parse_model(file: &str, bytes: &[u8]) -> Result<Model, WebError> {
-    Model::from_bytes(kind_of(file)?, PRECISION, bytes)
+fn parse_model(kind: ModelKind, bytes: &[u8]) -> Result<Model, WebError> {
+    Model::from_bytes(kind, PRECISION, bytes)
         .map_err(|e| WebError::new("model_load", e.to_string()))
 }
 
 /// Parses, checks (SHA-256) and optimises `file`'s model for the checks this page will run
 /// ([`Check::load_prepared`]); replaces one prepared before.
 pub fn prepare_model(file: &str, bytes: &[u8]) -> Result<(), WebError> {
-    let model = parse_model(file, bytes)?;
+    let model = parse_model(kind_of(file)?, bytes)?;
     PREPARED.with_borrow_mut(|p| {
         p.retain(|m| m.kind() != model.kind());
         p.push(model);
@@ -207,8 +207,9 @@ impl Check {
     /// Loads one model from the bytes of `file` (a name from [`model_files`]); a file whose
     /// SHA-256 is not the one this build was made with is refused.
     pub fn load_model(&mut self, file: &str, bytes: &[u8]) -> Result<(), WebError> {
-        let slot = self.slot(kind_of(file)?)?;
-        *slot = Some(parse_model(file, bytes)?);
+        let kind = kind_of(file)?;
+        let slot = self.slot(kind)?;
+        *slot = Some(parse_model(kind, bytes)?);
         Ok(())
     }
 

@@ -191,17 +191,16 @@ async fn harden(request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let status = response.status();
-    let is_json = response
+    let content_type = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    // The hosted page's own notices (a used or expired link) are pages for a person.
-    let is_page = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json && !is_page {
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    // JSON is already the API's format; the hosted page's own notices (a used or expired
+    // link) are pages for a person.
+    let keep =
+        content_type.starts_with(b"application/json") || content_type.starts_with(b"text/html");
+    if (status.is_client_error() || status.is_server_error()) && !keep {
         let text = axum::body::to_bytes(std::mem::take(response.body_mut()), 4096)
             .await
             .map(|b| String::from_utf8_lossy(&b).into_owned())
