@@ -320,36 +320,19 @@ mod synthetic {
 
     use liveness_frame::{OwnedFrame, PixelFormat};
     use liveness_testkit::output::Y4mReader;
+    use liveness_testkit::respond::{Cues, MAX_PAUSED_S, Responder};
     use liveness_testkit::{Illumination, Renderer, Script};
 
     use super::{FrameSource, ScreenRequest, SourceFrame, VecSource, pace_to};
     use crate::error::SdkError;
     use crate::events::SessionEvent;
 
-    /// A person's delay between reading "move closer" and moving.
-    const REACTION_S: f32 = 0.4;
-    /// How fast a person asked to move closer comes (relative size a second), and how long
-    /// they go on after the message clears.
-    const APPROACH_PER_S: f32 = 0.5;
-    const APPROACH_OVERRUN_S: f32 = 0.3;
-    /// Nobody comes closer than this many times their first distance's size.
-    const MAX_APPROACH: f32 = 2.2;
-    /// A responsive performance ends at most this long after its script would have.
-    const MAX_PAUSED_S: f32 = 30.0;
-
     /// What the rendered subject has read on the screen, for a subject who reacts as a
-    /// person does: still while the screen flashes (the light step, its retry included), and
-    /// coming closer while the light step asks to. The session's observer feeds it
+    /// person does ([`liveness_testkit::respond`]). The session's observer feeds it
     /// ([`UserCues::on_event`]); the capture loop calls the observer before it asks for the
     /// next frame, so a responsive run is as deterministic as a scripted one.
     #[derive(Debug, Clone, Default)]
     pub struct UserCues(Arc<Mutex<Cues>>);
-
-    #[derive(Debug, Clone, Copy, Default)]
-    struct Cues {
-        light_step: bool,
-        too_far: bool,
-    }
 
     impl UserCues {
         pub fn new() -> Self {
@@ -359,13 +342,8 @@ mod synthetic {
         pub fn on_event(&self, e: &SessionEvent) {
             let Ok(mut c) = self.0.lock() else { return };
             match e {
-                // After the flashes a person waits, still, for the next instruction (the
-                // engine asks them to face the camera first, which they already do).
-                SessionEvent::Prompt { code, .. } => {
-                    c.light_step =
-                        *code == "light_check" || (c.light_step && *code == "return_to_center");
-                }
-                SessionEvent::Guidance { code, .. } => c.too_far = *code == Some("too_far"),
+                SessionEvent::Prompt { code, .. } => c.prompt(code),
+                SessionEvent::Guidance { code, .. } => c.guidance(*code),
                 _ => {}
             }
         }
@@ -375,45 +353,11 @@ mod synthetic {
         }
     }
 
-    /// Where a responsive subject is in its script, and how much closer it came.
+    /// A responsive subject: what it has read, and where that put it.
     #[derive(Debug)]
     struct Response {
         cues: UserCues,
-        script_t: f32,
-        last_t: Option<f32>,
-        approach: f32,
-        asked_since: Option<f32>,
-        cleared_at: Option<f32>,
-    }
-
-    impl Response {
-        /// The script time and size factor for a frame captured at `t` seconds.
-        fn step(&mut self, t: f32) -> (f32, f32) {
-            let dt = self.last_t.map_or(0.0, |l| (t - l).max(0.0));
-            self.last_t = Some(t);
-            let cues = self.cues.get();
-            if !cues.light_step {
-                self.script_t += dt;
-            }
-            if cues.light_step && cues.too_far {
-                self.asked_since.get_or_insert(t);
-                self.cleared_at = None;
-            } else if self.asked_since.is_some() && self.cleared_at.is_none() {
-                self.cleared_at = Some(t);
-            }
-            let moving = match (self.asked_since, self.cleared_at) {
-                (Some(since), None) => t - since >= REACTION_S,
-                (Some(_), Some(cleared)) => t - cleared < APPROACH_OVERRUN_S,
-                _ => false,
-            };
-            if moving {
-                self.approach = (self.approach * (1.0 + APPROACH_PER_S * dt)).min(MAX_APPROACH);
-            } else if self.cleared_at.is_some() {
-                self.asked_since = None;
-                self.cleared_at = None;
-            }
-            (self.script_t, self.approach)
-        }
+        responder: Responder,
     }
 
     /// The synthetic subject performing a script, rendered frame by frame as it is asked for.
@@ -452,11 +396,7 @@ mod synthetic {
         pub fn responsive(mut self, cues: UserCues) -> Self {
             self.response = Some(Response {
                 cues,
-                script_t: 0.0,
-                last_t: None,
-                approach: 1.0,
-                asked_since: None,
-                cleared_at: None,
+                responder: Responder::new(),
             });
             self
         }
@@ -487,7 +427,7 @@ mod synthetic {
                 None => self.renderer.render_lit(i, &self.light),
                 Some(r) => {
                     let t = script.time(i);
-                    let (script_t, approach) = r.step(t);
+                    let (script_t, approach) = r.responder.step(t, r.cues.get());
                     if script_t >= script.duration || t >= script.duration + MAX_PAUSED_S {
                         return Ok(None);
                     }
@@ -543,13 +483,9 @@ mod synthetic {
             let cues = UserCues::new();
             let mut r = Response {
                 cues: cues.clone(),
-                script_t: 0.0,
-                last_t: None,
-                approach: 1.0,
-                asked_since: None,
-                cleared_at: None,
+                responder: Responder::new(),
             };
-            let at = |r: &mut Response, t: f32| r.step(t);
+            let at = |r: &mut Response, t: f32| r.responder.step(t, r.cues.get());
             assert_eq!(at(&mut r, 0.0), (0.0, 1.0));
             assert_eq!(at(&mut r, 0.5), (0.5, 1.0));
             // The light step: the script stops, whatever the frames' clock does.

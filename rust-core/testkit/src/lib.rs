@@ -15,6 +15,7 @@ pub mod light;
 pub mod output;
 pub mod perform;
 pub mod render;
+pub mod respond;
 pub mod script;
 
 pub use head::{Expression, HeadModel};
