@@ -123,8 +123,13 @@ enum Command {
         #[arg(long, conflicts_with = "script")]
         for_session: Option<PathBuf>,
         /// A folder (PNG frames) or a file ending in .y4m.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(long, required_unless_present = "serve")]
+        out: Option<PathBuf>,
+        /// Render on request instead (the browser tests' closed-loop camera): JSON lines on
+        /// stdin give the time and what the page showed, RGBA frames go to stdout; the
+        /// subject reacts to the page's prompts (see `subject::serve`).
+        #[arg(long, conflicts_with = "out")]
+        serve: bool,
         /// Present the performance as an attack: `print` (the photo on paper, moved as the
         /// plan says) or `screen` (the recording replayed on a screen), with the renderer's
         /// default attack settings.
@@ -311,11 +316,14 @@ fn run(command: Command) -> Result<(), Failure> {
             script,
             for_session,
             out,
+            serve,
             attack,
-        } => subject::load_script(script.as_deref(), for_session.as_deref())
+        } => subject::load_script(script.as_deref(), for_session.as_deref(), serve)
             .and_then(|script| subject::presented_as(script, attack.as_deref()))
-            .and_then(|script| subject::render(script, &out))
-            .map(drop)
+            .and_then(|script| match out {
+                Some(out) => subject::render(script, &out).map(drop),
+                None => subject::serve(script),
+            })
             .map_err(Failure::Usage),
         Command::Analyze {
             input,

@@ -29,8 +29,14 @@ fn is_y4m(path: &Path) -> bool {
 /// How long a session's rendered performance keeps the user in view after the last step.
 const AFTER_PERFORMANCE_S: f32 = 1.0;
 
-/// A script file, or the genuine performance of a session's plan.
-pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<Script, String> {
+/// A script file, or the genuine performance of a session's plan (`responsive`: for a
+/// subject that holds still through the light step by reading the screen, so the script
+/// itself holds no pause for it).
+pub fn load_script(
+    script: Option<&Path>,
+    for_session: Option<&Path>,
+    responsive: bool,
+) -> Result<Script, String> {
     match (script, for_session) {
         (Some(path), None) => Script::from_file(path).map_err(|e| e.to_string()),
         (None, Some(path)) => {
@@ -43,7 +49,12 @@ pub fn load_script(script: Option<&Path>, for_session: Option<&Path>) -> Result<
             };
             let plan: liveness_protocol::ChallengePlan = serde_json::from_value(plan)
                 .map_err(|e| format!("{}: not a session or plan: {e}", path.display()))?;
-            let mut script = liveness_testkit::performing_plan(&plan).map_err(|e| e.to_string())?;
+            let mut script = if responsive {
+                liveness_testkit::performing_plan_steps(&plan)
+            } else {
+                liveness_testkit::performing_plan(&plan)
+            }
+            .map_err(|e| e.to_string())?;
             // A camera keeps running after the user is done: a second of the user still in
             // view, so a host that drops frames under load (the last return to the centre
             // among them) still shows the engine the end of the performance.
@@ -113,6 +124,80 @@ pub fn render(script: Script, out: &Path) -> Result<f64, String> {
         rendering * 1000.0 / n as f64
     );
     Ok(fps)
+}
+
+/// One request of [`serve`]: the page's time since its camera started, and what it showed
+/// and told the user since the last request.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FrameRequest {
+    t_ms: f64,
+    #[serde(default)]
+    shown: Vec<(f64, Option<[u8; 3]>)>,
+    #[serde(default)]
+    cues: Vec<(String, Option<String>)>,
+}
+
+/// The browser tests' camera (test-only; the production path is `getUserMedia`): the
+/// subject rendered on request for a page's time, lit by the colours the page showed (the
+/// closed loop a fake capture device playing a file cannot give) and reacting to its
+/// prompts as a person does ([`liveness_testkit::respond`]). Reads JSON lines on stdin,
+/// `{"t_ms": 1234.5, "shown": [[t_ms, [r, g, b] or null], …], "cues": [["prompt", code],
+/// ["guidance", code or null], …]}`, `shown` and `cues` holding what is new since the last
+/// request, and answers each with a line `frame <width> <height>` and the frame's RGBA
+/// bytes. After its script the subject stays in view, still, as people do.
+pub fn serve(script: Script) -> Result<(), String> {
+    use liveness_testkit::Illumination;
+    use liveness_testkit::respond::{Cues, Responder};
+    use std::io::BufRead;
+
+    let renderer = Renderer::new(script.clone());
+    let mut light = Illumination::default();
+    let mut cues = Cues::default();
+    let mut responder = Responder::new();
+    let mut last_i = None;
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rgba = Vec::new();
+    for line in stdin.lines() {
+        let line = line.map_err(|e| format!("stdin: {e}"))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let req: FrameRequest =
+            serde_json::from_str(&line).map_err(|e| format!("request `{line}`: {e}"))?;
+        if !(req.t_ms.is_finite() && req.t_ms >= 0.0) {
+            return Err(format!("request time {} is not a time", req.t_ms));
+        }
+        for (at, colour) in req.shown {
+            light.show(at.max(0.0).round() as u64, colour);
+        }
+        for (kind, code) in &req.cues {
+            match kind.as_str() {
+                "prompt" => cues.prompt(code.as_deref().unwrap_or("")),
+                "guidance" => cues.guidance(code.as_deref()),
+                other => return Err(format!("unknown cue `{other}`")),
+            }
+        }
+        // The frame slot nearest the page's time: its noise and light are read at the
+        // slot's time, within half a frame of the page's.
+        let slot = (req.t_ms * f64::from(script.fps) / 1000.0).round() as usize;
+        let i = last_i.map_or(slot, |l: usize| slot.max(l));
+        last_i = Some(i);
+        let (script_t, approach) = responder.step(script.time(i), cues);
+        let mut state = script.state_at(script_t.min(script.duration));
+        state.scale *= approach;
+        let img = renderer.render_posed(i, &state, script_t.min(script.duration), &light);
+        rgba.clear();
+        for px in img.rgb.chunks_exact(3) {
+            rgba.extend_from_slice(&[px[0], px[1], px[2], 255]);
+        }
+        writeln!(out, "frame {} {}", img.width, img.height)
+            .and_then(|()| out.write_all(&rgba))
+            .and_then(|()| out.flush())
+            .map_err(|e| format!("stdout: {e}"))?;
+    }
+    Ok(())
 }
 
 /// A recording as a frame source: a `.y4m` file (streamed) or a folder of PNG frames at `fps`.

@@ -190,3 +190,91 @@ fn render_then_analyze_a_script() {
     assert_eq!(bad.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `render --serve`'s frames: (width, height, mean R − mean G in the centre) per answered
+/// request.
+fn serve(
+    script: &std::path::Path,
+    requests: &str,
+) -> (Vec<(usize, usize, f64)>, std::process::Output) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_liveness"))
+        .args(["render", script.to_str().unwrap(), "--serve"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(requests.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut frames = Vec::new();
+    let mut rest = &out.stdout[..];
+    while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        let head = String::from_utf8_lossy(&rest[..nl]).to_string();
+        let parts: Vec<&str> = head.split(' ').collect();
+        assert_eq!(parts[0], "frame", "{head}");
+        let (w, h): (usize, usize) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+        let rgba = &rest[nl + 1..nl + 1 + w * h * 4];
+        // The centre of the frame, where the face is: the screen lights the face, not the
+        // room behind it.
+        let (mut red, mut green, mut n) = (0.0, 0.0, 0.0);
+        for y in h / 4..h * 3 / 4 {
+            for x in w / 4..w * 3 / 4 {
+                let p = &rgba[(y * w + x) * 4..];
+                red += f64::from(p[0]);
+                green += f64::from(p[1]);
+                n += 1.0;
+            }
+        }
+        frames.push((w, h, (red - green) / n));
+        rest = &rest[nl + 1 + w * h * 4..];
+    }
+    (frames, out)
+}
+
+#[test]
+fn render_serve_lights_the_subject_with_what_the_page_showed() {
+    let dir = tempdir();
+    let script = dir.join("s.toml");
+    std::fs::write(
+        &script,
+        "name = \"s\"\nduration = 1.0\nwidth = 160\nheight = 120\n[[keys]]\nt = 0\n",
+    )
+    .unwrap();
+    let (frames, out) = serve(
+        &script,
+        "{\"t_ms\": 0}\n\
+         {\"t_ms\": 300, \"shown\": [[200, [255, 0, 0]]]}\n\
+         {\"t_ms\": 600, \"shown\": [[500, null]]}\n\
+         {\"t_ms\": 900, \"shown\": [[700, [0, 255, 0]]]}\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(frames.len(), 4);
+    assert!(frames.iter().all(|f| (f.0, f.1) == (160, 120)));
+    // Measured: R − G 16.5 unlit, 19.1 under red, 14.1 under green (the renderer's default
+    // screen at arm's length); the light moves it both ways, and leaves nothing behind.
+    let (dark, red, after, green) = (frames[0].2, frames[1].2, frames[2].2, frames[3].2);
+    assert!(red > dark + 1.5, "red light: {dark:.1} -> {red:.1}");
+    assert!(green < dark - 1.5, "green light: {dark:.1} -> {green:.1}");
+    assert!(
+        (after - dark).abs() < 1.0,
+        "restored: {dark:.1} vs {after:.1}"
+    );
+
+    // A request that is not one ends the camera with a usage error, after what it answered.
+    let (frames, out) = serve(&script, "{\"t_ms\": 0}\n{\"t_ms\": -5}\n");
+    assert_eq!(frames.len(), 1);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a time"));
+    let (_, out) = serve(&script, "{\"t_ms\": 0, \"colour\": 1}\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field"));
+}
