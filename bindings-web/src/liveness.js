@@ -461,6 +461,46 @@ async function waitJob(server, token, jobId) {
   throw new LivenessError('timeout', 'the server did not finish in time');
 }
 
+// When the video element's current frame was taken, on the performance.now() clock: the
+// camera's capture time where the browser reports it (requestVideoFrameCallback), else the
+// time the frame reached the compositor, else the animation frame's. The light step compares
+// frame times with the times colours reached the screen, so a frame stamped when the page got
+// round to it (after the camera pipeline's latency) looks like a late, replayed reflection.
+function frameClock(video) {
+  if (typeof video.requestVideoFrameCallback !== 'function') return (now) => now;
+  let latest = null;
+  const onFrame = (now, meta) => {
+    const taken = [meta.captureTime, meta.presentationTime, now].find(
+      (v) => Number.isFinite(v) && v > 0 && Math.abs(v - now) < 1000,
+    );
+    latest = { t: taken, frames: meta.presentedFrames };
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+  let used = null;
+  let handedAt = null;
+  let lastT = -Infinity;
+  // The time of a frame not handed out before, or null (no new frame since the last call).
+  // A video the browser stops compositing (hidden by the integrator's CSS) gets no callbacks:
+  // after a second without a new frame, animation-frame times. Times never go backwards
+  // (the engine counts that as a doctored recording): a frame stamped before the last one
+  // handed out, as after such a fallback, is skipped.
+  const hand = (t, now) => {
+    handedAt = now;
+    if (t <= lastT) return null;
+    lastT = t;
+    return t;
+  };
+  return (now) => {
+    if (latest && latest.frames !== used) {
+      used = latest.frames;
+      return hand(latest.t, now);
+    }
+    handedAt ??= now;
+    return now - handedAt > 1000 ? hand(now, now) : null;
+  };
+}
+
 // Frames from the video element into the core, one at a time (a frame that arrives while the
 // previous one is analysed is skipped: the engine's timing uses each frame's own time).
 function capture(check, view, t, emit, isCancelled, timing) {
@@ -470,6 +510,7 @@ function capture(check, view, t, emit, isCancelled, timing) {
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   const body = document.body;
   let pendingColour = null;
+  const newFrameTime = frameClock(view.video);
   return new Promise((resolve, reject) => {
     let done = false;
     const handle = (json) => {
@@ -536,15 +577,18 @@ function capture(check, view, t, emit, isCancelled, timing) {
             handle(check.end('stopped'));
             return resolve('camera_stopped');
           }
-          ctx.drawImage(video, 0, 0, WIDTH, HEIGHT);
-          const pixels = ctx.getImageData(0, 0, WIDTH, HEIGHT).data;
-          const before = performance.now();
-          const json = check.pushRgba(pixels, WIDTH, HEIGHT, before, Date.now());
-          timing.frame(before, performance.now());
-          if (handle(json)) {
-            done = true;
-            body.style.backgroundColor = '';
-            return resolve('decided');
+          const taken = newFrameTime(now);
+          if (taken !== null) {
+            ctx.drawImage(video, 0, 0, WIDTH, HEIGHT);
+            const pixels = ctx.getImageData(0, 0, WIDTH, HEIGHT).data;
+            const before = performance.now();
+            const json = check.pushRgba(pixels, WIDTH, HEIGHT, taken, Date.now());
+            timing.frame(before, performance.now());
+            if (handle(json)) {
+              done = true;
+              body.style.backgroundColor = '';
+              return resolve('decided');
+            }
           }
         }
         requestAnimationFrame(frame);
