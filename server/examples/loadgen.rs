@@ -4,52 +4,23 @@
 //! session (multipart body, headers) for wrk to send. Each upload is genuine evidence of the
 //! synthetic subject performing the session's plan — the frames the device would pick
 //! (photo, and a baseline and a peak per challenge), rendered and analysed once per challenge
-//! kind and re-encoded per session — so the server's model re-check does its real work.
+//! kind and re-encoded per session (`support::genuine`) — so the server's model re-check does
+//! its real work.
 //!
 //! `report`: reads submission and verdict times from the server's SQLite file and prints
 //! verifications/s and the submission-to-verdict latency percentiles.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use liveness_challenge::{Capture, Outcome};
-use liveness_evidence::{EvidenceConfig, EvidenceStore, ManifestInfo};
 use liveness_protocol::encoding::b64url_encode;
-use liveness_protocol::manifest::{DeviceInfo, SdkInfo, StepRecord, StepResult};
-use liveness_protocol::{ChallengeKind, ChallengePlan, DeviceSigningKey, FrameRole, Nonce};
-use liveness_testkit::{Renderer, RgbImage};
-use liveness_vision::{FrameAnalysis, ModelSet, Pipeline, PipelineConfig, Precision};
+use liveness_protocol::{ChallengePlan, DeviceSigningKey, Nonce};
 use serde_json::{Value, json};
-
-/// Seconds into each kind's genuine subject: the neutral baseline and the peak.
-fn moments(kind: ChallengeKind) -> (f32, f32) {
-    match kind {
-        ChallengeKind::BlinkEyes => (0.8, 1.32),
-        ChallengeKind::Smile => (0.8, 1.7),
-        ChallengeKind::MoveTowardsCamera | ChallengeKind::MoveAwayFromCamera => (0.8, 2.3),
-        _ => (0.8, 1.85),
-    }
-}
-
-struct Shot {
-    image: RgbImage,
-    analysis: FrameAnalysis,
-}
-
-fn shoot(kind: ChallengeKind, pipeline: &mut Pipeline) -> (Shot, Shot) {
-    let script = liveness_testkit::performing(&[kind.name()], None).unwrap();
-    let r = Renderer::new(script);
-    let (b, p) = moments(kind);
-    let mut at = |s: f32| {
-        let image = r.render((s * r.script().fps as f32).round() as usize);
-        pipeline.reset();
-        let analysis = pipeline.process(&image.frame().unwrap()).unwrap();
-        Shot { image, analysis }
-    };
-    (at(b), at(p))
-}
+use support::genuine::{Binding, KINDS, Shots};
 
 fn arg(args: &[String], name: &str) -> String {
     let i = args
@@ -73,104 +44,26 @@ fn prepare(args: &[String]) {
     let challenges: u8 = arg(args, "--challenges").parse().unwrap();
     let out = PathBuf::from(arg(args, "--out"));
     std::fs::create_dir_all(&out).unwrap();
-    let kinds = [
-        ChallengeKind::HeadLeft,
-        ChallengeKind::HeadRight,
-        ChallengeKind::HeadUp,
-        ChallengeKind::HeadDown,
-        ChallengeKind::BlinkEyes,
-        ChallengeKind::Smile,
-        ChallengeKind::MoveTowardsCamera,
-        ChallengeKind::MoveAwayFromCamera,
-    ];
-    let mut pipeline = Pipeline::new(
-        ModelSet::bundled(Precision::Fp32).unwrap(),
-        PipelineConfig::default(),
-    )
-    .unwrap();
-    let shots: HashMap<ChallengeKind, (Shot, Shot)> = kinds
-        .iter()
-        .map(|&k| (k, shoot(k, &mut pipeline)))
-        .collect();
+    let shots = Shots::new();
     let http = reqwest::blocking::Client::new();
     let mut list = String::new();
     for n in 0..count {
         let created: Value = http
             .post(format!("{server}/v1/sessions"))
             .bearer_auth(&api_key)
-            .json(&json!({"available_actions": kinds, "challenge_count": challenges, "light_challenge": false}))
+            .json(&json!({"available_actions": KINDS, "challenge_count": challenges, "light_challenge": false}))
             .send()
             .unwrap()
             .json()
             .unwrap();
         let plan: ChallengePlan = serde_json::from_value(created["plan"].clone()).unwrap();
-        let mut store = EvidenceStore::new(EvidenceConfig::default());
-        let mut timeline = Vec::new();
-        let photo = &shots[&plan.steps[0].kind].0;
-        let offer = |store: &mut EvidenceStore, shot: &Shot, role, index, t| {
-            let capture = Capture {
-                role,
-                challenge_index: index,
-                quality: 1.0,
-            };
-            store
-                .offer(&capture, t, &shot.image.frame().unwrap(), &shot.analysis)
-                .unwrap();
+        let nonce = Nonce::from_b64url(created["nonce"].as_str().unwrap()).unwrap();
+        let binding = Binding {
+            session_id: created["session_id"].as_str().unwrap(),
+            nonce: &nonce,
+            submission_token: created["submission_token"].as_str().unwrap(),
         };
-        offer(&mut store, photo, FrameRole::Photo, None, 300);
-        for step in &plan.steps {
-            let start = 700 + 3000 * u32::from(step.index);
-            let (baseline, peak) = &shots[&step.kind];
-            offer(
-                &mut store,
-                baseline,
-                FrameRole::Baseline,
-                Some(step.index),
-                u64::from(start) + 100,
-            );
-            offer(
-                &mut store,
-                peak,
-                FrameRole::ChallengePeak,
-                Some(step.index),
-                u64::from(start) + 1200,
-            );
-            timeline.push(StepRecord {
-                index: step.index,
-                kind: step.kind,
-                started_ms: start,
-                ended_ms: start + 2200,
-                result: StepResult::Passed,
-                reason: None,
-            });
-        }
-        let info = ManifestInfo {
-            session_id: created["session_id"].as_str().unwrap().into(),
-            nonce: Nonce::from_b64url(created["nonce"].as_str().unwrap()).unwrap(),
-            submission_token: created["submission_token"].as_str().unwrap().into(),
-            sdk: SdkInfo {
-                name: "loadgen".into(),
-                version: "0".into(),
-            },
-            models: vec![],
-            device: DeviceInfo {
-                platform: "linux".into(),
-                os_version: "bench".into(),
-                model: "loadgen".into(),
-                app_id: None,
-                key_storage: None,
-            },
-            capture_started_at_ms: now_ms() - 20_000,
-            attestation: None,
-        };
-        let outcome = Outcome {
-            passed: true,
-            failure: None,
-            checks: vec![],
-            timeline,
-            light: None,
-        };
-        let evidence = store.finish(&info, &outcome).unwrap();
+        let evidence = shots.evidence(&plan, &binding, now_ms() - 20_000);
         // A key per session, as on distinct phones (one key would hit the device cool-down).
         let key = DeviceSigningKey::generate().unwrap();
         let signed = key.sign_manifest(&evidence.manifest).unwrap();
