@@ -105,20 +105,44 @@ pub async fn set_retention(db: &Db, tenant_id: &str, hours: Option<u32>) -> Resu
 }
 
 /// Sets the origins that may embed a tenant's hosted page in an iframe (CSP
-/// `frame-ancestors`); none: no embedding. Each is an `https://` origin (or `http://` for
-/// `localhost` / `127.0.0.1`, for development), without path, query or credentials.
+/// `frame-ancestors`); none: no embedding. Each is an origin as [`clean_origins`] accepts.
 pub async fn set_frame_ancestors(
     db: &Db,
     tenant_id: &str,
     origins: &[String],
 ) -> Result<Option<String>, ApiError> {
+    let value = clean_origins("frame ancestor", origins)?;
+    if db.set_frame_ancestors(tenant_id, value.as_deref()).await? {
+        Ok(value)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Sets the origins whose pages may call the device's routes from a browser (CORS: the web
+/// package hosted on the integrator's own site); none: only the hosted page, which is
+/// same-origin. Each is an origin as [`clean_origins`] accepts.
+pub async fn set_web_origins(
+    db: &Db,
+    tenant_id: &str,
+    origins: &[String],
+) -> Result<Option<String>, ApiError> {
+    let value = clean_origins("web origin", origins)?;
+    if db.set_web_origins(tenant_id, value.as_deref()).await? {
+        Ok(value)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Each origin an `https://` origin (or `http://` for `localhost` / `127.0.0.1`, for
+/// development), without path, query or credentials; serialised as browsers send it in
+/// `Origin`, space-separated. None given: `None`.
+fn clean_origins(what: &str, origins: &[String]) -> Result<Option<String>, ApiError> {
     let mut clean = Vec::new();
     for origin in origins {
         let bad = |why: &str| {
-            ApiError::bad_request(
-                "invalid_origin",
-                format!("frame ancestor {origin:?}: {why}"),
-            )
+            ApiError::bad_request("invalid_origin", format!("{what} {origin:?}: {why}"))
         };
         let url = url::Url::parse(origin).map_err(|e| bad(&e.to_string()))?;
         let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1"));
@@ -131,14 +155,12 @@ pub async fn set_frame_ancestors(
         if !url.username().is_empty() || url.password().is_some() {
             return Err(bad("an origin has no credentials"));
         }
-        clean.push(url.origin().ascii_serialization());
+        let origin = url.origin().ascii_serialization();
+        if !clean.contains(&origin) {
+            clean.push(origin);
+        }
     }
-    let value = (!clean.is_empty()).then(|| clean.join(" "));
-    if db.set_frame_ancestors(tenant_id, value.as_deref()).await? {
-        Ok(value)
-    } else {
-        Err(ApiError::not_found())
-    }
+    Ok((!clean.is_empty()).then(|| clean.join(" ")))
 }
 
 pub async fn rotate_signing_key(db: &Db, now_ms: i64) -> Result<String, ApiError> {

@@ -154,6 +154,15 @@ enum AdminCommand {
         #[arg(long = "origin")]
         origins: Vec<String>,
     },
+    /// The origins whose pages may call the device's routes from a browser (CORS, for the
+    /// web package on the integrator's own site; none: only the hosted page).
+    WebOrigins {
+        #[arg(long)]
+        tenant: String,
+        /// An origin such as https://app.example.com; repeat for more.
+        #[arg(long = "origin")]
+        origins: Vec<String>,
+    },
     /// Who read or changed a tenant's sessions, newest first.
     Audit {
         #[arg(long)]
@@ -388,6 +397,10 @@ async fn admin_command(
         AdminCommand::FrameAncestors { tenant, origins } => {
             let value = admin::set_frame_ancestors(db, &tenant, &origins).await?;
             json!({"tenant_id": tenant, "frame_ancestors": value})
+        }
+        AdminCommand::WebOrigins { tenant, origins } => {
+            let value = admin::set_web_origins(db, &tenant, &origins).await?;
+            json!({"tenant_id": tenant, "web_origins": value})
         }
         AdminCommand::Retention { tenant, hours } => {
             admin::set_retention(db, &tenant, hours).await?;

@@ -11,10 +11,14 @@
 //! - the hosted page ([`hosted`]; a one-time link, then the page's own tokens): `/ui/…`. These
 //!   are the page's, not an integrator API, and stay out of the OpenAPI document.
 //!
+//! The device's routes also answer pages on a tenant's listed web origins ([`cors`]); the
+//! rest is same-origin only.
+//!
 //! `/metrics` is not among them: it counts verdicts, which a device must never learn (an
 //! attacker tuning a spoof watches them move). It is served on its own listener
 //! ([`metrics_router`], `metrics_bind`), for the operator's network only.
 
+mod cors;
 pub mod hosted;
 mod ops;
 mod sessions;
@@ -172,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         StatusCode::REQUEST_TIMEOUT,
         state.config.request_timeout,
     ))
+    .layer(middleware::from_fn_with_state(state.clone(), cors::layer))
     .layer(middleware::from_fn(harden))
     .layer(middleware::from_fn_with_state(
         state.clone(),

@@ -166,4 +166,31 @@ impl Db {
             .await?;
         Ok(done.rows_affected() == 1)
     }
+
+    /// Whether some tenant lists `origin` among its web origins (`admin web-origins`).
+    pub async fn web_origin_listed(&self, origin: &str) -> Result<bool, sqlx::Error> {
+        let rows = sqlx::query("SELECT web_origins FROM tenants WHERE web_origins IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let listed: String = row.try_get("web_origins")?;
+            if listed.split(' ').any(|o| o == origin) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    pub async fn set_web_origins(
+        &self,
+        tenant_id: &str,
+        origins: Option<&str>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query("UPDATE tenants SET web_origins = $2 WHERE id = $1")
+            .bind(tenant_id)
+            .bind(origins)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
 }
