@@ -99,14 +99,16 @@ install_playwright_core() {
 start_test_server() {
   local dir=$1 name=$2 server="${CARGO_TARGET_DIR:-$PWD/target}/debug/liveness-server"
   local db="sqlite://$dir/server.db?mode=rwc"
-  TEST_API_KEY=$("$server" --database-url "$db" --log-format text admin tenant create --name "$name" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])')
+  "$server" --database-url "$db" --log-format text admin tenant create --name "$name" >"$dir/tenant.json"
+  TEST_API_KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_key"])' "$dir/tenant.json")
+  TEST_TENANT_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tenant_id"])' "$dir/tenant.json")
+  TEST_DATABASE_URL=$db
   "$server" admin data-keys new >"$dir/data.keys"
   "$server" --database-url "$db" serve --bind 127.0.0.1:0 --workers 2 --data-key-file "$dir/data.keys" "${@:3}" >"$dir/listen.json" 2>"$dir/server.log" &
   TEST_SERVER_PID=$!
   for _ in $(seq 100); do [ -s "$dir/listen.json" ] && break; sleep 0.1; done
   TEST_SERVER_URL=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listening"])' "$dir/listen.json")
   for _ in $(seq 600); do curl -sf "$TEST_SERVER_URL/readyz" >/dev/null && break; sleep 0.2; done
-  export TEST_SERVER_URL TEST_API_KEY TEST_SERVER_PID
+  export TEST_SERVER_URL TEST_API_KEY TEST_SERVER_PID TEST_TENANT_ID TEST_DATABASE_URL
 }
 

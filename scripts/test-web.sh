@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 start_test_server "$work" web-tests --web-dir "$web"
 status=0
-WORK="$work" WEB_DIR="$web" LIVENESS_CLI="$target/debug/liveness" CHROMIUM="$CHROMIUM" \
+WORK="$work" WEB_DIR="$web" LIVENESS_CLI="$target/debug/liveness" LIVENESS_SERVER="$target/debug/liveness-server" CHROMIUM="$CHROMIUM" \
   NODE_PATH="$NODE_TOOLS/node_modules" node bindings-web/tests/hosted.mjs || status=$?
 if [ "$status" -ne 0 ]; then
   echo "test-web: the server's log:" >&2

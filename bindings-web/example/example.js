@@ -23,6 +23,11 @@ const r = await fetch('/session', { method: 'POST' });
 if (!r.ok) {
   status.textContent = 'Could not start the check. Please try again later.';
 } else {
-  check.session = await r.json();
+  // The backend also says where the liveness server is (absent: this page's own origin,
+  // behind a reverse proxy). From another origin, the tenant lists this site's origin with
+  // `liveness-server admin web-origins`.
+  const { server, ...session } = await r.json();
+  if (server) check.setAttribute('server', server);
+  check.session = session;
   check.start();
 }

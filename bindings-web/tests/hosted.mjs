@@ -3,12 +3,12 @@
 // Chromium's fake capture device playing a .y4m the CLI renders for each session's plan:
 // the production path getUserMedia → video → wasm core → signed upload.
 //
-// Environment: TEST_SERVER_URL, TEST_API_KEY, LIVENESS_CLI, CHROMIUM, WORK (scratch folder,
-// screenshots land in $WORK/screens).
+// Environment: TEST_SERVER_URL, TEST_API_KEY, TEST_TENANT_ID, TEST_DATABASE_URL, LIVENESS_CLI,
+// LIVENESS_SERVER, CHROMIUM, WORK (scratch folder, screenshots land in $WORK/screens).
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer } from 'node:http';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
@@ -32,8 +32,9 @@ function assert(cond, message) {
 }
 
 // The integrator's site: where the hosted page sends the user back to, and the self-hosted
-// example page (bindings-web/example) with the package under /liveness/, its backend's
-// /session and a reverse proxy of the device's API calls to the liveness server.
+// example page (bindings-web/example) with the package under /liveness/ and its backend's
+// /session. The page calls the liveness server cross-origin: the site's origin is one of the
+// tenant's web origins (admin web-origins), so the server answers it with CORS.
 const EXAMPLE = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'example');
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream' };
 let exampleSession = null;
@@ -53,25 +54,20 @@ const site = createServer((req, res) => {
   if (url.pathname.startsWith('/liveness/')) return file(process.env.WEB_DIR, url.pathname.slice('/liveness/'.length));
   if (url.pathname === '/session' && req.method === 'POST') {
     // What the backend hands the page: never the result token.
+    // and where the liveness server is.
     const { session_id, nonce, plan, submission_token, submission_expires_at } = exampleSession;
     res.writeHead(200, { 'content-type': 'application/json' });
-    return res.end(JSON.stringify({ session_id, nonce, plan, submission_token, submission_expires_at }));
-  }
-  if (url.pathname.startsWith('/v1/submissions') || url.pathname.startsWith('/v1/jobs/')) {
-    const upstream = new URL(req.url, SERVER);
-    const headers = { ...req.headers, host: upstream.host };
-    const p = httpRequest(upstream, { method: req.method, headers }, (up) => {
-      res.writeHead(up.statusCode, up.headers);
-      up.pipe(res);
-    });
-    p.on('error', () => res.writeHead(502).end());
-    return req.pipe(p);
+    return res.end(JSON.stringify({ session_id, nonce, plan, submission_token, submission_expires_at, server: SERVER }));
   }
   res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
   res.end(`<!doctype html><title>integrator</title><h1>${url.pathname}</h1>`);
 });
 await new Promise((r) => site.listen(0, '127.0.0.1', r));
 const SITE = `http://127.0.0.1:${site.address().port}`;
+execFileSync(process.env.LIVENESS_SERVER, [
+  '--database-url', process.env.TEST_DATABASE_URL, 'admin', 'web-origins',
+  '--tenant', process.env.TEST_TENANT_ID, '--origin', SITE,
+], { stdio: ['ignore', 'ignore', 'inherit'] });
 
 async function api(method, p, body, token = API_KEY) {
   const r = await fetch(new URL(p, SERVER), {
@@ -391,12 +387,17 @@ await test('hand-off: cancelling on the phone lands the desktop on cancel_url', 
   }
 });
 
-await test('the example page: <liveness-check> on the integrator\'s own site (package, backend, proxy)', async () => {
+await test('the example page: <liveness-check> on the integrator\'s own site, calling the server cross-origin (CORS)', async () => {
   const session = await newSession('example');
   exampleSession = session;
   const video = clip(session, 'example');
   const b = await browser(video);
   const page = await pageIn(b, 'example');
+  const calls = [];
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith('/v1/')) calls.push(`${r.request().method()} ${u.origin}${u.pathname} ${r.status()}`);
+  });
   try {
     await page.goto(`${SITE}/example/`);
     await page.waitForSelector('.liveness-video');
@@ -407,7 +408,10 @@ await test('the example page: <liveness-check> on the integrator\'s own site (pa
     const body = await result(session);
     assert(body.live === true, `example: ${JSON.stringify(body.reasons)}`);
     assert(page.problems.length === 0, `page errors: ${page.problems.join(' | ')}`);
-    return `${body.verdict.verdict}`;
+    const submitted = calls.filter((c) => c.startsWith(`POST ${SERVER}/v1/submissions `));
+    assert(submitted.length === 1 && submitted[0].endsWith(' 202'), `the upload went to the server cross-origin: ${calls.join('; ')}`);
+    assert(calls.some((c) => c.startsWith(`GET ${SERVER}/v1/jobs/`)), `the job was followed cross-origin: ${calls.join('; ')}`);
+    return `${body.verdict.verdict}; ${calls.length} cross-origin calls to the server`;
   } catch (e) {
     await failed(page, e);
   } finally {
