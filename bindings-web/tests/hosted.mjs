@@ -1,12 +1,14 @@
 // The hosted browser flow in a real Chromium (Debian's, driven by playwright-core) against
 // a real server on loopback (scripts/test-web.sh starts it with --web-dir). The camera is
 // Chromium's fake capture device playing a .y4m the CLI renders for each session's plan:
-// the production path getUserMedia → video → wasm core → signed upload.
+// the production path getUserMedia → video → wasm core → signed upload. The light step with
+// a genuine subject needs a camera that sees the page's colours: that test replaces
+// getUserMedia with a closed-loop rendered camera (closed_loop_camera.js).
 //
 // Environment: TEST_SERVER_URL, TEST_API_KEY, TEST_TENANT_ID, TEST_DATABASE_URL, LIVENESS_CLI,
 // LIVENESS_SERVER, CHROMIUM, WORK (scratch folder, screenshots land in $WORK/screens).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
@@ -50,6 +52,7 @@ const site = createServer((req, res) => {
       res.writeHead(404).end();
     }
   };
+  if (url.pathname === '/camera' && req.method === 'POST') return cameraFrame(req, res);
   if (url.pathname.startsWith('/example/')) return file(EXAMPLE, url.pathname.slice('/example/'.length) || 'index.html');
   if (url.pathname.startsWith('/liveness/')) return file(process.env.WEB_DIR, url.pathname.slice('/liveness/'.length));
   if (url.pathname === '/session' && req.method === 'POST') {
@@ -106,6 +109,109 @@ function clip(session, name, attack) {
   return out;
 }
 
+// The closed-loop camera's renderer: `liveness render --serve` for the session's plan, one
+// frame per request (see closed_loop_camera.js and rust-core/cli/src/subject.rs).
+const CLOSED_LOOP = path.join(path.dirname(new URL(import.meta.url).pathname), 'closed_loop_camera.js');
+let activeCamera = null;
+// POST /camera (from the closed-loop camera's worker, cross-origin and simple: no preflight):
+// a frame request as JSON, answered with the frame as u32 width, u32 height (LE), RGBA.
+function cameraFrame(req, res) {
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const headers = { 'access-control-allow-origin': '*' };
+    const request = JSON.parse(Buffer.concat(chunks).toString());
+    const { latency_ms: latency, ...frameRequest } = request;
+    const answer = await activeCamera?.frame(JSON.stringify(frameRequest), latency);
+    if (!answer) return res.writeHead(410, headers).end();
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(answer.width, 0);
+    head.writeUInt32LE(answer.height, 4);
+    res.writeHead(200, { ...headers, 'content-type': 'application/octet-stream' });
+    res.end(Buffer.concat([head, answer.rgba]));
+  });
+}
+
+function renderedCamera(session) {
+  const child = spawn(CLI, ['render', '--for-session', session.file, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  // Output kept as chunks and joined once per frame (a frame is ~1.2 MB in 64 KiB reads).
+  let chunks = [];
+  let size = 0;
+  const joined = () => {
+    if (chunks.length !== 1) chunks = [Buffer.concat(chunks, size)];
+    return chunks[0];
+  };
+  let head = null; // the current frame's { width, height, start, end } once its line is in
+  let waiting = null;
+  let ended = false;
+  const pump = () => {
+    if (!waiting) return;
+    if (ended) {
+      waiting(null);
+      waiting = null;
+      return;
+    }
+    if (!head) {
+      if (size === 0) return;
+      const buf = joined();
+      const nl = buf.indexOf(10);
+      if (nl < 0) return;
+      const [tag, w, h] = buf.subarray(0, nl).toString().split(' ');
+      if (tag !== 'frame') {
+        console.error(`the renderer said: ${buf.subarray(0, nl)}`);
+        ended = true;
+        return pump();
+      }
+      head = { width: Number(w), height: Number(h), start: nl + 1, end: nl + 1 + Number(w) * Number(h) * 4 };
+    }
+    if (size < head.end) return;
+    const buf = joined();
+    const rgba = Buffer.from(buf.subarray(head.start, head.end));
+    const rest = buf.subarray(head.end);
+    chunks = rest.length ? [rest] : [];
+    size = rest.length;
+    const { width, height } = head;
+    head = null;
+    const answer = waiting;
+    waiting = null;
+    answer({ width, height, rgba });
+  };
+  child.stdout.on('data', (d) => {
+    chunks.push(d);
+    size += d.length;
+    pump();
+  });
+  child.on('exit', () => {
+    ended = true;
+    pump();
+  });
+  child.stdin.on('error', () => {});
+  return {
+    frames: 0,
+    latencies: [],
+    frame(json, latency) {
+      this.frames++;
+      if (Number.isFinite(latency)) this.latencies.push(latency);
+      return new Promise((resolve) => {
+        waiting = resolve;
+        if (ended) return pump();
+        child.stdin.write(`${json}\n`);
+        pump();
+      });
+    },
+    // Median and 95th percentile of the frames' latency, ms.
+    latency() {
+      const l = [...this.latencies].sort((a, b) => a - b);
+      const at = (q) => l[Math.min(l.length - 1, Math.floor(q * l.length))] ?? NaN;
+      return `${at(0.5).toFixed(0)} ms (p95 ${at(0.95).toFixed(0)})`;
+    },
+    close() {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}
+
 async function browser(video, { grantCamera = true } = {}) {
   const args = [...BASE_FLAGS];
   if (grantCamera) args.push('--use-fake-ui-for-media-stream');
@@ -113,18 +219,20 @@ async function browser(video, { grantCamera = true } = {}) {
   return chromium.launch({ executablePath: process.env.CHROMIUM, headless: true, args });
 }
 
-async function pageIn(b, name) {
-  const context = await b.newContext({ viewport: { width: 800, height: 900 } });
+async function pageIn(b, name, { bypassCSP = false } = {}) {
+  const context = await b.newContext({ viewport: { width: 800, height: 900 }, bypassCSP });
   const page = await context.newPage();
+  // Errors fail the test; everything else the page did is shown only when a test fails.
   const problems = [];
+  const log = [];
+  page.on('pageerror', (e) => {
+    problems.push(String(e));
+    log.push(`page error: ${e.stack ?? e}`);
+  });
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());
+    log.push(`console.${m.type()}: ${m.text()}`);
   });
-  page.on('pageerror', (e) => problems.push(String(e)));
-  page.on('pageerror', (e) => log.push(`page error: ${e.stack ?? e}`));
-  // Everything else the page did, shown only when a test fails.
-  const log = [];
-  page.on('console', (m) => log.push(`console.${m.type()}: ${m.text()}`));
   page.on('requestfailed', (r) => log.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   page.on('response', (r) => r.status() >= 400 && log.push(`HTTP ${r.status()}: ${r.url()}`));
   page.log = log;
@@ -181,12 +289,19 @@ function landed(page, where, session) {
   return url;
 }
 
-async function runThrough(name, { attack, expectLive, light = false, failedCheck }) {
+async function runThrough(name, { attack, expectLive, light = false, failedCheck, closedLoop = false }) {
   const session = await newSession(name, { light_challenge: light });
-  const video = clip(session, name, attack);
-  const b = await browser(video);
-  const page = await pageIn(b, name);
+  const b = await browser(closedLoop ? null : clip(session, name, attack));
+  // The closed-loop camera's worker and its frame requests are the test's, not the page's
+  // (its CSP allows neither).
+  const page = await pageIn(b, name, { bypassCSP: closedLoop });
+  const camera = closedLoop ? renderedCamera(session) : null;
   try {
+    if (camera) {
+      activeCamera = camera;
+      await page.addInitScript({ path: CLOSED_LOOP });
+      await page.addInitScript((url) => { window.__livenessTestCamera = url; }, `${SITE}/camera`);
+    }
     const loaded = Date.now();
     await page.goto(session.redirect_url);
     await page.shot('intro');
@@ -224,17 +339,26 @@ async function runThrough(name, { attack, expectLive, light = false, failedCheck
       assert(failed.some(named), `${name}: no failed check or reason ${failedCheck}*: ${JSON.stringify(failed)}`);
     }
     if (!expectLive) return `${body.verdict.verdict} in ${seconds.toFixed(1)} s: ${failed.map((r) => `${r.check} (${r.reason ?? r.score})`).join('; ')}`;
+    let lightNote = '';
+    if (light) {
+      const lit = body.reasons.find((r) => r.check === 'light_reflection');
+      assert(lit?.passed === true, `${name}: the light check did not pass: ${JSON.stringify(lit)}`);
+      lightNote = `; light_reflection passed (score ${lit.score}); ${camera ? `${camera.frames} frames rendered in the loop, each reaching the stream ${camera.latency()} after its scene time` : ''}`;
+    }
     const st = page.stats;
     assert(st && st.frames > 0, `no stats event: ${JSON.stringify(st)}`);
     return (
       `${body.verdict.verdict} in ${seconds.toFixed(1)} s; the core ${st.analysis_ms_median.toFixed(1)} ms/frame ` +
       `(median, p95 ${st.analysis_ms_p95.toFixed(1)}) over ${st.frames} frames; after Start: models fetched ` +
       `${st.models_fetched_ms} ms, ready ${st.models_ready_ms} ms, first frame analysed ${st.first_frame_ms} ms ` +
-      `(${st.first_frame_since_load_ms} ms after the page's navigation)`
+      `(${st.first_frame_since_load_ms} ms after the page's navigation)${lightNote}`
     );
   } catch (e) {
+    if (camera) e.message += ` (closed-loop camera: ${camera.frames} frames, latency ${camera.latency()})`;
     await failed(page, e);
   } finally {
+    if (camera) activeCamera = null;
+    camera?.close();
     await b.close();
   }
 }
@@ -260,6 +384,9 @@ const expiringAt = Date.now() + 31_000;
 
 await test('a genuine subject performing the plan passes and lands on redirect_url', () =>
   runThrough('genuine', { expectLive: true }));
+
+await test('the light step in the browser: a genuine subject lit by the page\'s colours (closed-loop camera) passes', () =>
+  runThrough('genuine-light', { expectLive: true, light: true, closedLoop: true }));
 
 await test('a print of the subject is not live', () => runThrough('print', { attack: 'print', expectLive: false }));
 
