@@ -264,10 +264,22 @@ export async function runCheck(options) {
   const lang = options.language ?? pickLanguage();
   const t = (key) => strings[lang]?.[key] ?? strings.en?.[key] ?? key;
   const view = buildView(container, t);
+  // The camera opens (and asks for permission) while the models get ready, not after.
+  // (A refusal is read where the stream is needed; without mediaDevices, e.g. over plain
+  // http, the call throws and that is a refusal like any other.)
+  const opening = (async () =>
+    options.camera ??
+    navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: 'user', width: { ideal: WIDTH }, height: { ideal: HEIGHT } },
+    }))();
+  opening.catch(() => {});
+
   let stream = null;
   let cancelled = false;
   let finished = false;
-  const stop = () => stream?.getTracks().forEach((tr) => tr.stop());
+  // Stops the camera, also one still opening (the check failed or was cancelled first).
+  const stop = () => opening.then((s) => s.getTracks().forEach((tr) => tr.stop()), () => {});
 
   // Tells the server the session ended here without evidence, so the integrator has a
   // (not live) verdict at once. Best effort: the server also ends it at the window's close.
@@ -316,12 +328,7 @@ export async function runCheck(options) {
       check.start();
       timing.modelsReady = performance.now();
       try {
-        stream =
-          options.camera ??
-          (await navigator.mediaDevices.getUserMedia({
-            audio: false,
-            video: { facingMode: 'user', width: { ideal: WIDTH }, height: { ideal: HEIGHT } },
-          }));
+        stream = await opening;
       } catch (e) {
         const code = e?.name === 'NotAllowedError' || e?.name === 'SecurityError'
           ? 'permission_denied'
