@@ -28,8 +28,9 @@ fn method_for(route: &str) -> Option<&'static str> {
     }
 }
 
-/// The request headers the package sends beyond the CORS-safelisted ones.
-const ALLOWED_HEADERS: &[&str] = &["authorization", "content-type"];
+/// The request headers the package sends beyond the CORS-safelisted ones, as the preflight
+/// answer lists them (lower case, so a request's list compares directly).
+const ALLOWED_HEADERS: &str = "authorization, content-type";
 
 /// How long a browser may keep a preflight's answer (seconds).
 const PREFLIGHT_MAX_AGE: &str = "600";
@@ -87,7 +88,7 @@ async fn preflight(app: &AppState, headers: &HeaderMap, method: &'static str) ->
     if let Some(extra) = asked_headers
         .split(',')
         .map(str::trim)
-        .find(|h| !h.is_empty() && !ALLOWED_HEADERS.contains(h))
+        .find(|h| !h.is_empty() && !ALLOWED_HEADERS.split(", ").any(|a| a == *h))
     {
         return refuse(format!(
             "header {extra:?} is not allowed from another origin"
@@ -108,7 +109,7 @@ async fn preflight(app: &AppState, headers: &HeaderMap, method: &'static str) ->
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type"),
+        HeaderValue::from_static(ALLOWED_HEADERS),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
