@@ -2,6 +2,7 @@
 # LIVENESS_CACHE holds what set-up installs outside the checkout (the Python tools).
 LIVENESS_CACHE="${LIVENESS_CACHE:-$HOME/.cache/liveness}"
 VENV="$LIVENESS_CACHE/venv"
+S3_VENV="$LIVENESS_CACHE/s3-venv"
 
 # The onnxruntime library inside the PyPI wheel installed in $VENV (for the tract/ORT
 # comparison and benchmarks), exported as ORT_DYLIB_PATH.
@@ -45,6 +46,41 @@ stop_test_postgres() {
     "${PG_TEST_CTL[@]}" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$PG_TEST_DIR"
     PG_TEST_DIR=""
+  fi
+}
+
+# An S3-compatible server (moto) on a free loopback port for the object-storage tests; each
+# test makes its own bucket. Exports LIVENESS_TEST_S3_URL (and makes its absence a failure).
+start_test_s3() {
+  S3_TEST_DIR=$(mktemp -d /tmp/liveness-s3.XXXXXX)
+  "$S3_VENV/bin/moto_server" -H 127.0.0.1 -p 0 >"$S3_TEST_DIR/server.log" 2>&1 &
+  S3_TEST_PID=$!
+  local url=""
+  for _ in $(seq 150); do
+    url=$(grep -o 'http://127.0.0.1:[0-9]*' "$S3_TEST_DIR/server.log" | head -n 1 || true)
+    [ -n "$url" ] && curl -s -o /dev/null "$url/" && break
+    url=""
+    sleep 0.2
+  done
+  if [ -z "$url" ]; then
+    cat "$S3_TEST_DIR/server.log" >&2
+    return 1
+  fi
+  # One request before the tests' parallel ones: moto builds its S3 request router on first
+  # use, and requests racing that first build fail with a 500 (seen with moto 5.2.6).
+  curl -s -o /dev/null -X PUT -H 'content-length: 0' "$url/liveness-warm-up" &&
+    curl -s -o /dev/null -X DELETE "$url/liveness-warm-up"
+  export LIVENESS_TEST_S3_URL="$url"
+  export LIVENESS_REQUIRE_S3=1
+  echo "S3 (moto) for the tests: $LIVENESS_TEST_S3_URL"
+}
+
+stop_test_s3() {
+  if [ -n "${S3_TEST_PID:-}" ]; then
+    kill "$S3_TEST_PID" 2>/dev/null || true
+    wait "$S3_TEST_PID" 2>/dev/null || true
+    rm -rf "$S3_TEST_DIR"
+    S3_TEST_PID=""
   fi
 }
 

@@ -64,5 +64,15 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$VENV/.requirements.sha256" 2>/dev/n
   echo "$want" >"$VENV/.requirements.sha256"
 fi
 
+# moto (an S3-compatible server) for the object-storage tests, in its own venv.
+want=$(sha256sum scripts/s3/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$S3_VENV/bin/moto_server" ] || [ "$(cat "$S3_VENV/.requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  echo "setup: creating the moto venv in $S3_VENV"
+  rm -rf "$S3_VENV"
+  python3 -m venv "$S3_VENV"
+  "$S3_VENV/bin/pip" install -q --disable-pip-version-check -r scripts/s3/requirements.txt
+  echo "$want" >"$S3_VENV/.requirements.sha256"
+fi
+
 # Real recordings for the evaluation and the test command (evaluation only, in the cache).
 bash scripts/fetch-clips.sh

@@ -9,9 +9,11 @@ export_ort_dylib_path
 
 scratch=$(mktemp -d)
 TEST_SERVER_PID=""
-trap 'stop_test_postgres; [ -n "$TEST_SERVER_PID" ] && kill "$TEST_SERVER_PID" 2>/dev/null; rm -rf "$scratch"' EXIT
-# The server's suite runs on SQLite and on this PostgreSQL.
+trap 'stop_test_postgres; stop_test_s3; [ -n "$TEST_SERVER_PID" ] && kill "$TEST_SERVER_PID" 2>/dev/null; rm -rf "$scratch"' EXIT
+# The server's suite runs on SQLite and on this PostgreSQL, with evidence in the database and
+# in this S3-compatible store.
 start_test_postgres
+start_test_s3
 
 echo "== Rust tests"
 cargo test --workspace --locked

@@ -88,6 +88,8 @@ pub struct ServerConfig {
     /// The address users reach this server at, for the links it hands out
     /// (`https://liveness.example.com`); default: `http://` and the bound address.
     pub public_url: Option<String>,
+    /// Evidence images in S3-compatible object storage instead of the database.
+    pub object_store: Option<crate::objects::ObjectStoreConfig>,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +133,7 @@ impl Default for ServerConfig {
             retention_sweep_interval: Duration::from_secs(60),
             web_dir: None,
             public_url: None,
+            object_store: None,
         }
     }
 }

@@ -41,6 +41,8 @@ pub(crate) type Candidate<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::Any
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Where evidence images go when not in the database ([`crate::objects`]).
+    pub objects: Option<crate::objects::Objects>,
 }
 
 impl Db {
@@ -102,7 +104,17 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            objects: None,
+        })
+    }
+
+    /// Keeps new evidence images in `objects` (existing rows stay where they are).
+    pub fn with_objects(mut self, objects: crate::objects::Objects) -> Self {
+        self.objects = Some(objects);
+        self
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -80,6 +80,21 @@ impl std::error::Error for ApiError {}
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        // The object store's failures travel through the store's results as I/O errors.
+        if let sqlx::Error::Io(io) = &e
+            && let Some(o) = io
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<crate::objects::ObjectError>())
+        {
+            tracing::error!(error = %o, "object store");
+            let mut a = Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "evidence_store_unavailable",
+                "the evidence store cannot be reached; try again shortly",
+            );
+            a.retry_after_s = Some(5);
+            return a;
+        }
         Self::internal("database", e)
     }
 }

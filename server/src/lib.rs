@@ -32,6 +32,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod light;
 pub mod metrics;
+pub mod objects;
 pub mod ratelimit;
 pub mod server;
 pub mod store;

@@ -18,6 +18,7 @@ use liveness_protocol::{ResultBody, ResultMessage, ResultStatus, SessionOptions}
 use tokio::sync::watch;
 
 use crate::at_rest::KeyRing;
+use crate::clock::Clock;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -169,6 +170,12 @@ pub async fn sweep_retention(app: AppState, mut stopped: watch::Receiver<bool>) 
             Ok(n) => tracing::info!(sessions = n, "retention: images deleted"),
             Err(e) => tracing::warn!(error = %e.message, "retention sweep"),
         }
+        // Objects whose deletion failed when it was due (the store was unreachable).
+        match app.db.delete_orphaned_objects(500).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(objects = n, "object store: deferred deletions done"),
+            Err(e) => tracing::warn!(error = %e, "object deletion sweep"),
+        }
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(app.config.retention_sweep_interval) => {}
@@ -198,17 +205,22 @@ pub async fn reseal(db: &Db, keys: &KeyRing) -> Result<Resealed, ApiError> {
             return Ok(done);
         }
         let mut progressed = false;
-        for (session_id, idx, kid, bytes) in rows {
+        for frame in rows {
+            let (session_id, idx) = (&frame.session_id, frame.idx);
             let plain = keys
-                .open(&session_id, idx, kid.as_deref(), &bytes)
+                .open(session_id, idx, frame.kid.as_deref(), &frame.sealed)
                 .map_err(|e| ApiError::internal("reseal", e))?;
             let (new_kid, sealed) = keys
-                .seal(&session_id, idx, &plain)
+                .seal(session_id, idx, &plain)
                 .map_err(|e| ApiError::internal("reseal", e))?;
-            if db
-                .reseal_frame(&session_id, idx, kid.as_deref(), &new_kid, &sealed)
-                .await?
-            {
+            let replaced = if frame.object_key.is_some() {
+                db.reseal_object_frame(&frame, &new_kid, sealed, Clock::default().now_ms())
+                    .await?
+            } else {
+                db.reseal_frame(session_id, idx, frame.kid.as_deref(), &new_kid, &sealed)
+                    .await?
+            };
+            if replaced {
                 done.resealed += 1;
                 progressed = true;
             } else {

@@ -27,8 +27,63 @@ struct Cli {
     /// Log lines as JSON (the default) or as text for a terminal.
     #[arg(long, default_value = "json", value_parser = ["json", "text"], global = true)]
     log_format: String,
+    #[command(flatten)]
+    objects: ObjectStoreArgs,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Evidence images in S3-compatible object storage instead of the database (for `serve`, and
+/// for `admin data-keys rotate`, which re-seals them where they are).
+#[derive(clap::Args, Debug)]
+struct ObjectStoreArgs {
+    /// The bucket (it must exist); without it images stay in the database.
+    #[arg(long, env = "LIVENESS_S3_BUCKET", global = true)]
+    s3_bucket: Option<String>,
+    /// The store's endpoint, e.g. https://s3.eu-west-1.amazonaws.com or a MinIO URL.
+    #[arg(long, env = "LIVENESS_S3_ENDPOINT", global = true)]
+    s3_endpoint: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    s3_region: String,
+    /// Put before every object key (ending in '/').
+    #[arg(long, env = "LIVENESS_S3_PREFIX", default_value = "", global = true)]
+    s3_prefix: String,
+    /// bucket.host/key URLs (AWS) instead of host/bucket/key (MinIO, Ceph, most others).
+    #[arg(long, env = "LIVENESS_S3_VIRTUAL_HOSTED", global = true)]
+    s3_virtual_hosted: bool,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", hide_env_values = true, global = true)]
+    s3_access_key_id: Option<String>,
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    s3_secret_access_key: Option<String>,
+}
+
+impl ObjectStoreArgs {
+    fn config(&self) -> Result<Option<liveness_server::objects::ObjectStoreConfig>, String> {
+        let Some(bucket) = &self.s3_bucket else {
+            return Ok(None);
+        };
+        let endpoint = self
+            .s3_endpoint
+            .as_deref()
+            .ok_or("--s3-bucket needs --s3-endpoint (or LIVENESS_S3_ENDPOINT)")?;
+        let endpoint =
+            url::Url::parse(endpoint).map_err(|e| format!("--s3-endpoint {endpoint}: {e}"))?;
+        Ok(Some(liveness_server::objects::ObjectStoreConfig {
+            endpoint,
+            bucket: bucket.clone(),
+            region: self.s3_region.clone(),
+            access_key: self.s3_access_key_id.clone().unwrap_or_default(),
+            secret_key: self.s3_secret_access_key.clone().unwrap_or_default(),
+            virtual_hosted: self.s3_virtual_hosted,
+            prefix: self.s3_prefix.clone(),
+            timeout: Duration::from_secs(30),
+        }))
+    }
 }
 
 // Parsed once per process: the size of the `serve` variant costs nothing.
@@ -310,6 +365,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             let defaults = ServerConfig::default();
             let config = ServerConfig {
+                object_store: cli.objects.config()?,
                 bind,
                 metrics_bind,
                 database_url: cli.database_url,
@@ -357,9 +413,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Admin { command } => {
-            let db = Db::connect(&cli.database_url, 2)
+            let mut db = Db::connect(&cli.database_url, 2)
                 .await
                 .map_err(|e| e.to_string())?;
+            if let Some(store) = cli.objects.config()? {
+                let objects =
+                    liveness_server::objects::Objects::new(&store).map_err(|e| e.to_string())?;
+                db = db.with_objects(objects);
+            }
             let now = clock.now_ms();
             let out = admin_command(&db, command, now)
                 .await

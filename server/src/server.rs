@@ -59,6 +59,8 @@ pub enum StartError {
     Setup(#[from] crate::error::ApiError),
     #[error("HTTP client: {0}")]
     Http(#[from] reqwest::Error),
+    #[error("{0}")]
+    Objects(#[from] crate::objects::ObjectError),
 }
 
 impl Server {
@@ -71,7 +73,13 @@ impl Server {
         clock: Arc<Clock>,
     ) -> Result<RunningServer, StartError> {
         crate::metrics::handle();
-        let db = Db::connect(&config.database_url, config.max_connections).await?;
+        let mut db = Db::connect(&config.database_url, config.max_connections).await?;
+        if let Some(store) = &config.object_store {
+            // Refuse to start rather than take uploads it cannot store.
+            let objects = crate::objects::Objects::new(store)?;
+            objects.check().await?;
+            db = db.with_objects(objects);
+        }
         // Make sure a signing key exists before the first verdict needs one.
         crate::keys::current(&db, clock.now_ms()).await?;
         let listener = TcpListener::bind(config.bind)

@@ -250,6 +250,7 @@ pub async fn submit(
         .db
         .store_submission(
             &NewSubmission {
+                tenant_id: &session.tenant_id,
                 session_id: &session.id,
                 job_id: &job_id,
                 submission_sha256: &submission_sha256,

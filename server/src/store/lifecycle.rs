@@ -157,12 +157,14 @@ impl Db {
             tx.rollback().await?;
             return Ok(false);
         }
+        super::objects::orphan_session_objects(&mut tx, &audit.session_id, audit.at).await?;
         sqlx::query("DELETE FROM evidence_frames WHERE session_id = $1")
             .bind(&audit.session_id)
             .execute(&mut *tx)
             .await?;
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
+        self.delete_orphans_now().await;
         Ok(true)
     }
 
@@ -225,6 +227,7 @@ impl Db {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        super::objects::orphan_session_objects(&mut tx, session_id, now).await?;
         for table in ["evidence_frames", "evidence"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE session_id = $1"))
                 .bind(session_id)
@@ -253,34 +256,92 @@ impl Db {
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
+        self.delete_orphans_now().await;
         Ok(Erasure::Erased { at: now })
     }
 
     /// Frames not sealed with `current_kid` (older keys, or stored before encryption), a
-    /// batch at a time: `(session id, idx, key id, bytes)`.
+    /// batch at a time, with their sealed bytes read from wherever they are.
     pub async fn frames_not_sealed_with(
         &self,
         current_kid: &str,
         limit: i64,
-    ) -> Result<Vec<(String, i64, Option<String>, Vec<u8>)>, sqlx::Error> {
-        sqlx::query(
-            "SELECT session_id, idx, key_id, bytes FROM evidence_frames \
+    ) -> Result<Vec<StaleFrame>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT session_id, idx, key_id, bytes, object_key FROM evidence_frames \
              WHERE key_id IS NULL OR key_id <> $1 ORDER BY session_id, idx LIMIT $2",
         )
         .bind(current_kid)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                r.try_get("session_id")?,
-                r.try_get("idx")?,
-                r.try_get("key_id")?,
-                r.try_get("bytes")?,
-            ))
-        })
-        .collect()
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let object_key: Option<String> = r.try_get("object_key")?;
+            let sealed = match (&object_key, &self.objects) {
+                (None, _) => r.try_get("bytes")?,
+                (Some(key), Some(objects)) => objects
+                    .get(key)
+                    .await
+                    .map_err(super::objects::object_error)?,
+                (Some(_), None) => {
+                    return Err(super::objects::object_error(
+                        crate::objects::ObjectError::Config(
+                            "frames are in object storage: give the --s3-… options".into(),
+                        ),
+                    ));
+                }
+            };
+            out.push(StaleFrame {
+                session_id: r.try_get("session_id")?,
+                idx: r.try_get("idx")?,
+                kid: r.try_get("key_id")?,
+                sealed,
+                object_key,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Re-seals a frame kept in object storage: the new copy goes to a new key first, then
+    /// the row names it (only if the row is still as it was read) and the old copy is
+    /// orphaned; if the row changed meanwhile, the new copy is discarded.
+    pub async fn reseal_object_frame(
+        &self,
+        frame: &StaleFrame,
+        new_kid: &str,
+        bytes: Vec<u8>,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let (Some(objects), Some(old_key)) = (&self.objects, &frame.object_key) else {
+            return Err(sqlx::Error::Protocol("not an object-stored frame".into()));
+        };
+        let new_key = objects.resealed_key(old_key, new_kid);
+        objects
+            .put(&new_key, bytes)
+            .await
+            .map_err(super::objects::object_error)?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE evidence_frames SET key_id = $3, object_key = $4 \
+             WHERE session_id = $1 AND idx = $2 AND object_key = $5",
+        )
+        .bind(&frame.session_id)
+        .bind(frame.idx)
+        .bind(new_kid)
+        .bind(&new_key)
+        .bind(old_key)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            self.discard_objects(&[new_key], now).await;
+            return Ok(false);
+        }
+        super::objects::orphan_object(&mut tx, old_key, now).await?;
+        tx.commit().await?;
+        self.delete_orphans_now().await;
+        Ok(true)
     }
 
     /// Replaces one frame's sealed bytes, only if it is still sealed as it was read (an
@@ -328,4 +389,15 @@ impl Db {
         .map(|r| Ok((r.try_get("key_id")?, r.try_get("n")?)))
         .collect()
     }
+}
+
+/// A frame [`Db::frames_not_sealed_with`] found.
+#[derive(Debug, Clone)]
+pub struct StaleFrame {
+    pub session_id: String,
+    pub idx: i64,
+    pub kid: Option<String>,
+    pub sealed: Vec<u8>,
+    /// Where the sealed bytes live when not in the row.
+    pub object_key: Option<String>,
 }

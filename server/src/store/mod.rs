@@ -10,12 +10,13 @@ mod hosted;
 mod jobs;
 mod lifecycle;
 mod limits;
+mod objects;
 mod sessions;
 mod webhooks;
 
 pub use hosted::{NewLink, Redeemed};
 use jobs::insert_device_failure;
-pub use lifecycle::{AuditEvent, Erasure};
+pub use lifecycle::{AuditEvent, Erasure, StaleFrame};
 pub use limits::IdempotentCreate;
 use webhooks::insert_delivery;
 
@@ -125,6 +126,7 @@ pub struct AttemptRow {
 /// A verified upload, stored in one transaction with the job that checks it.
 #[derive(Debug, Clone)]
 pub struct NewSubmission<'a> {
+    pub tenant_id: &'a str,
     pub session_id: &'a str,
     pub job_id: &'a str,
     pub submission_sha256: &'a str,

@@ -53,7 +53,9 @@ impl Db {
 
     /// Claims the session's single submission and stores the evidence and its job, all in
     /// one transaction: either everything is stored or nothing is.
-    /// Every image is sealed with the ring's current key before it is written.
+    /// Every image is sealed with the ring's current key before it is written. With object
+    /// storage the sealed images are written there first (under keys of this upload only), and
+    /// deleted again if the claim does not store them.
     pub async fn store_submission(
         &self,
         s: &NewSubmission<'_>,
@@ -64,8 +66,68 @@ impl Db {
             let (kid, bytes) = keys
                 .seal(s.session_id, idx as i64, bytes)
                 .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-            sealed.push((role, kid, bytes));
+            sealed.push(SealedFrame {
+                role,
+                kid,
+                bytes,
+                object_key: None,
+            });
         }
+        let written = self.put_objects(s, &mut sealed).await?;
+        let outcome = self.claim_and_store(s, &sealed).await;
+        if !matches!(outcome, Ok(ClaimOutcome::Stored)) {
+            self.discard_objects(&written, s.now).await;
+        }
+        outcome
+    }
+
+    /// Writes the sealed frames to object storage (when configured), all at once; on a
+    /// failure deletes what was written. Returns the keys written.
+    async fn put_objects(
+        &self,
+        s: &NewSubmission<'_>,
+        sealed: &mut [SealedFrame<'_>],
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let Some(objects) = &self.objects else {
+            return Ok(Vec::new());
+        };
+        let mut puts = tokio::task::JoinSet::new();
+        let mut written = Vec::with_capacity(sealed.len());
+        for (idx, frame) in sealed.iter_mut().enumerate() {
+            let key =
+                objects.frame_key(s.tenant_id, s.session_id, s.job_id, idx as i64, &frame.kid);
+            let bytes = std::mem::take(&mut frame.bytes);
+            frame.object_key = Some(key.clone());
+            written.push(key.clone());
+            let objects = objects.clone();
+            puts.spawn(async move { objects.put(&key, bytes).await });
+        }
+        let mut failed = None;
+        while let Some(done) = puts.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed = failed.or(Some(e)),
+                Err(e) => {
+                    failed = failed.or(Some(crate::objects::ObjectError::Unreachable {
+                        action: "PUT",
+                        key: String::new(),
+                        reason: e.to_string(),
+                    }))
+                }
+            }
+        }
+        if let Some(e) = failed {
+            self.discard_objects(&written, s.now).await;
+            return Err(super::objects::object_error(e));
+        }
+        Ok(written)
+    }
+
+    async fn claim_and_store(
+        &self,
+        s: &NewSubmission<'_>,
+        sealed: &[SealedFrame<'_>],
+    ) -> Result<ClaimOutcome, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let claimed = sqlx::query(
             "UPDATE sessions SET status = 'submitted', submitted_at = $2, submission_sha256 = $3, \
@@ -102,15 +164,17 @@ impl Db {
         .bind(s.signature)
         .execute(&mut *tx)
         .await?;
-        for (idx, (role, kid, bytes)) in sealed.iter().enumerate() {
+        for (idx, f) in sealed.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO evidence_frames (session_id, idx, role, bytes, key_id) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO evidence_frames (session_id, idx, role, bytes, key_id, object_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(s.session_id)
             .bind(idx as i64)
-            .bind(role.as_str())
-            .bind(bytes.as_slice())
-            .bind(kid.as_str())
+            .bind(f.role.as_str())
+            .bind(f.bytes.as_slice())
+            .bind(f.kid.as_str())
+            .bind(f.object_key.as_deref())
             .execute(&mut *tx)
             .await?;
         }
@@ -140,15 +204,16 @@ impl Db {
             return Ok(None);
         };
         let manifest: Vec<u8> = row.try_get("manifest")?;
-        let frames = sqlx::query(
-            "SELECT idx, key_id, bytes FROM evidence_frames WHERE session_id = $1 ORDER BY idx",
+        let rows = sqlx::query(
+            "SELECT idx, key_id, bytes, object_key FROM evidence_frames WHERE session_id = $1 ORDER BY idx",
         )
         .bind(session_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| open_row(keys, session_id, r))
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
+        let mut frames = Vec::with_capacity(rows.len());
+        for r in &rows {
+            frames.push(self.open_frame(keys, session_id, r).await?);
+        }
         Ok(Some((manifest, frames)))
     }
 
@@ -157,21 +222,23 @@ impl Db {
         session_id: &str,
         keys: &KeyRing,
     ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        sqlx::query(
-            "SELECT idx, key_id, bytes FROM evidence_frames WHERE session_id = $1 AND role = 'photo'",
+        let row = sqlx::query(
+            "SELECT idx, key_id, bytes, object_key FROM evidence_frames WHERE session_id = $1 AND role = 'photo'",
         )
         .bind(session_id)
         .fetch_optional(&self.pool)
-        .await?
-        .map(|r| open_row(keys, session_id, &r))
-        .transpose()
+        .await?;
+        match row {
+            Some(r) => Ok(Some(self.open_frame(keys, session_id, &r).await?)),
+            None => Ok(None),
+        }
     }
 }
 
-fn open_row(keys: &KeyRing, session_id: &str, row: &AnyRow) -> Result<Vec<u8>, sqlx::Error> {
-    let idx: i64 = row.try_get("idx")?;
-    let kid: Option<String> = row.try_get("key_id")?;
-    let bytes: Vec<u8> = row.try_get("bytes")?;
-    keys.open(session_id, idx, kid.as_deref(), &bytes)
-        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+/// One frame of an upload, sealed; its bytes are empty once written to object storage.
+struct SealedFrame<'a> {
+    role: &'a String,
+    kid: String,
+    bytes: Vec<u8>,
+    object_key: Option<String>,
 }
